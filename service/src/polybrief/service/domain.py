@@ -1,0 +1,211 @@
+"""Plain request and result types of the engine (no grpc, no protobuf)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Mode(enum.Enum):
+    """How a brief is produced."""
+
+    ABSTRACTIVE = "abstractive"
+    EXTRACTIVE = "extractive"
+
+
+class StepKind(enum.Enum):
+    SUMMARIZE = "summarize"
+    EXTRACT = "extract"
+    TRANSLATE = "translate"
+
+
+class RouteKind(enum.Enum):
+    IDENTITY = "identity"
+    DIRECT = "direct"
+    MULTILINGUAL = "multilingual"
+    PIVOT = "pivot"
+
+
+class ModelState(enum.Enum):
+    NOT_INSTALLED = "not_installed"
+    INSTALLED = "installed"
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One model (or extractive) pass over the text."""
+
+    kind: StepKind
+    model: str
+    source_language: str
+    target_language: str
+    segments: int = 0
+
+
+@dataclass(frozen=True)
+class Route:
+    """The path an output took, in order of execution."""
+
+    kind: RouteKind | None
+    steps: tuple[Step, ...] = ()
+    pivot_language: str = ""
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """A per-item problem that does not invalidate the whole request."""
+
+    code: str
+    message: str
+    model: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Result of language identification for one text."""
+
+    language: str
+    confidence: float
+    reliable: bool
+    candidates: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class PipelineReport:
+    input_characters: int = 0
+    removed_control_characters: int = 0
+    paragraphs: int = 0
+    duplicate_paragraphs_removed: int = 0
+    duplicate_sentences_removed: int = 0
+    sentences: int = 0
+    chunks_summarized: int = 0
+    reduce_rounds: int = 0
+
+
+@dataclass(frozen=True)
+class SummarizeRequest:
+    """Raw summarisation request; validated by the engine."""
+
+    text: str
+    target_languages: tuple[str, ...] = ()
+    source_language: str = ""
+    max_words: int = 0
+    mode: Mode = Mode.ABSTRACTIVE
+    model: str = ""
+    translation_model: str = ""
+
+
+@dataclass(frozen=True)
+class Brief:
+    language: str
+    text: str
+    mode: Mode
+    route: Route
+    fallback_reason: str = ""
+    error: ItemError | None = None
+
+
+@dataclass(frozen=True)
+class SummarizeResult:
+    briefs: tuple[Brief, ...]
+    source_language: str
+    detected: Detection | None
+    pipeline: PipelineReport
+
+
+@dataclass(frozen=True)
+class TranslateRequest:
+    """Raw translation request; validated by the engine."""
+
+    texts: tuple[str, ...]
+    target_language: str
+    source_language: str = ""
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class Translation:
+    text: str
+    source_language: str
+    route: Route
+    detected: Detection | None = None
+    error: ItemError | None = None
+
+
+@dataclass(frozen=True)
+class TranslateResult:
+    translations: tuple[Translation, ...]
+    target_language: str
+
+
+@dataclass(frozen=True)
+class LanguagePair:
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    family: str
+    tasks: tuple[str, ...]
+    source: str
+    revision: str
+    license: str
+    pairs: tuple[LanguagePair, ...]
+    summary_languages: tuple[str, ...]
+    languages: tuple[str, ...]
+    state: ModelState
+    state_detail: str = ""
+    max_input_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class LanguageInfo:
+    code: str
+    name: str
+    translate_source: bool
+    translate_target: bool
+    summarize_abstractive: bool
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits, enforced before any model runs."""
+
+    max_text_characters: int = 100_000
+    max_translate_items: int = 64
+    max_item_characters: int = 20_000
+    max_total_characters: int = 100_000
+    max_target_languages: int = 8
+    min_words: int = 10
+    max_words: int = 400
+    default_words: int = 60
+    max_receive_message_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    languages: tuple[LanguageInfo, ...]
+    models: tuple[ModelInfo, ...]
+    limits: Limits
+    pivot_language: str = "en"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Violations:
+    """Accumulates field violations while a request is validated."""
+
+    items: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, field_name: str, description: str) -> None:
+        self.items.append(FieldViolation(field_name, description))
