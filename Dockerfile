@@ -1,0 +1,39 @@
+# polybrief server image (first version; hardening comes with the hardening issue).
+#
+#   docker build -t polybrief .
+#   docker run -p 50051:50051 -v $HOME/.cache/huggingface:/models polybrief
+#
+# Models are NOT baked in: mount a Hugging Face cache filled by `polybrief models pull`
+# (or run the image once with --allow-download). Without models the server still serves
+# extractive briefs and reports which translation models are missing.
+#
+# torch is pinned to 2.13.0. On PyPI that version's Linux wheel bundles CUDA; pass the
+# CPU wheel index of your mirror as TORCH_INDEX_URL to get the small CPU build.
+FROM python:3.11-slim AS build
+ARG TORCH_INDEX_URL=""
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/polybrief
+ENV PATH=/opt/polybrief/bin:$PATH
+RUN if [ -n "$TORCH_INDEX_URL" ]; then \
+      pip install torch==2.13.0 --index-url "$TORCH_INDEX_URL"; \
+    else \
+      pip install torch==2.13.0; \
+    fi
+COPY client /src/client
+COPY service /src/service
+RUN pip install /src/client /src/service
+
+FROM python:3.11-slim
+ENV PATH=/opt/polybrief/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HF_HOME=/models \
+    POLYBRIEF_HOST=0.0.0.0 \
+    POLYBRIEF_PORT=50051
+COPY --from=build /opt/polybrief /opt/polybrief
+RUN useradd --system --uid 10001 --home-dir /nonexistent polybrief \
+    && mkdir -p /models && chown polybrief /models
+USER 10001
+EXPOSE 50051
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s \
+  CMD ["polybrief", "health", "--server", "127.0.0.1:50051"]
+ENTRYPOINT ["polybrief", "serve"]

@@ -1,0 +1,1 @@
+"""The gRPC adapter: converts messages to engine dataclasses and errors to status codes."""

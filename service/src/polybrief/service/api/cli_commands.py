@@ -1,0 +1,94 @@
+"""Server-side commands of the ``polybrief`` CLI: serve, models pull, models make-tiny.
+
+The client package's CLI calls ``register`` when this package is installed, so a
+client-only install still has a working ``polybrief`` without torch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from polybrief.service.settings import Settings
+
+_IGNORE = ["*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx/*", "tf_model*", "flax_model*", "rust_model*", "*.tflite"]
+
+
+def _settings(**flags: Any) -> Settings:
+    """Flags given on the command line override POLYBRIEF_* variables and defaults."""
+    return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env POLYBRIEF_HOST; default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env POLYBRIEF_PORT; default 50051]")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalogue TOML [env POLYBRIEF_CATALOG; default: shipped]")] = None,
+    allow_download: Annotated[bool | None, typer.Option("--allow-download/--offline", help="Fetch missing models from the hub [env POLYBRIEF_ALLOW_DOWNLOAD; default offline]")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads [env POLYBRIEF_INFERENCE_THREADS; default: cores]")] = None,
+    max_loaded_models: Annotated[int | None, typer.Option(help="Models kept in memory [env POLYBRIEF_MAX_LOADED_MODELS; default 6]")] = None,
+    log_level: Annotated[str | None, typer.Option(help="Logging level [env POLYBRIEF_LOG_LEVEL; default INFO]")] = None,
+) -> None:
+    """Run the gRPC server until SIGTERM/SIGINT."""
+    settings = _settings(
+        host=host, port=port, catalog=catalog, allow_download=allow_download,
+        inference_threads=threads, max_loaded_models=max_loaded_models, log_level=log_level,
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from polybrief.service.api.server import serve as run
+
+    asyncio.run(run(settings))
+
+
+def pull(
+    models: Annotated[list[str] | None, typer.Argument(help="Catalogue ids (default: all)")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalogue TOML (default: shipped)")] = None,
+) -> None:
+    """Download catalogue models into the Hugging Face cache for offline serving."""
+    from huggingface_hub import snapshot_download
+
+    from polybrief.service.models.catalog import load_catalog
+
+    cat = load_catalog(catalog)
+    wanted = models or list(cat.ids)
+    unknown = [m for m in wanted if cat.get(m) is None]
+    if unknown:
+        raise typer.BadParameter(f"unknown model(s) {unknown}; catalogue: {', '.join(cat.ids)}")
+    failed = 0
+    for spec in (s for s in cat.models if s.id in wanted):
+        model_id = spec.id
+        if spec.local_path is not None:
+            typer.echo(f"{model_id}: local directory {spec.local_path}, nothing to pull")
+            continue
+        typer.echo(f"{model_id}: fetching {spec.source}@{spec.revision or 'main'}")
+        try:
+            path = snapshot_download(spec.source, revision=spec.revision, ignore_patterns=_IGNORE)
+        except Exception as exc:  # network, auth and disk errors all end the same way
+            failed += 1
+            typer.echo(f"{model_id}: FAILED: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True)
+            continue
+        typer.echo(f"{model_id}: ok ({path})")
+    if failed:
+        raise typer.Exit(1)
+
+
+def make_tiny(
+    directory: Annotated[Path, typer.Argument(help="Where to write the models and catalog.toml")],
+) -> None:
+    """Write tiny random-weight models of every family and a catalogue listing them."""
+    from polybrief.service.models.tiny import make_tiny as build
+
+    catalog = build(directory)
+    typer.echo(f"wrote {catalog}\nserve them with: polybrief serve --catalog {catalog}")
+
+
+def register(app: typer.Typer, models_app: typer.Typer) -> None:
+    """Adds the server-side commands to the CLI."""
+    app.command()(serve)
+    models_app.command("pull")(pull)
+    models_app.command("make-tiny")(make_tiny)

@@ -1,0 +1,87 @@
+"""The one table from domain errors to gRPC status codes and rich error details."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from polybrief.service.errors import (
+    InvalidRequest,
+    ModelLoadFailed,
+    ModelNotFound,
+    ModelNotInstalled,
+    NotReady,
+    Overloaded,
+    PolybriefError,
+)
+
+log = logging.getLogger(__name__)
+
+# Each row's detail builder receives an error of that row's type.
+Detail = Callable[[Any], list[any_pb2.Any]]
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+def _bad_request(exc: InvalidRequest) -> list[any_pb2.Any]:
+    detail = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in exc.violations
+        ]
+    )
+    return [_pack(detail)]
+
+
+def _precondition(exc: ModelNotInstalled) -> list[any_pb2.Any]:
+    violation = error_details_pb2.PreconditionFailure.Violation(
+        type="MODEL_NOT_INSTALLED", subject=exc.model_id, description=exc.hint
+    )
+    return [_pack(error_details_pb2.PreconditionFailure(violations=[violation]))]
+
+
+def _retry(exc: Overloaded) -> list[any_pb2.Any]:
+    seconds = max(exc.retry_after_s, 0.0)
+    delay = duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9))
+    return [_pack(error_details_pb2.RetryInfo(retry_delay=delay))]
+
+
+def _none(exc: PolybriefError) -> list[any_pb2.Any]:
+    return []
+
+
+# Order matters only for subclasses; the first matching row wins.
+ERROR_TABLE: tuple[tuple[type[PolybriefError], grpc.StatusCode, Detail], ...] = (
+    (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT, _bad_request),
+    (ModelNotFound, grpc.StatusCode.NOT_FOUND, _none),
+    (ModelNotInstalled, grpc.StatusCode.FAILED_PRECONDITION, _precondition),
+    (ModelLoadFailed, grpc.StatusCode.FAILED_PRECONDITION, _none),
+    (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
+    (NotReady, grpc.StatusCode.UNAVAILABLE, _none),
+)
+
+
+def to_status(exc: BaseException) -> grpc.Status:
+    """The status a handler aborts with for ``exc``; unknown errors become INTERNAL."""
+    for kind, code, detail in ERROR_TABLE:
+        if isinstance(exc, kind):
+            message = str(exc)
+            details = detail(exc)
+            break
+    else:
+        log.error("unhandled error", exc_info=exc)
+        code = grpc.StatusCode.INTERNAL
+        message = "internal error; the server log has the details"
+        details = []
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
+    return rpc_status.to_status(status)

@@ -1,0 +1,156 @@
+"""Loads catalogue models on demand (local directory or Hugging Face cache), keeps the
+most recently used ones in memory, and knows each model's state without loading it."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from polybrief.service.domain import ModelState
+from polybrief.service.errors import ModelLoadFailed, ModelNotFound, ModelNotInstalled
+from polybrief.service.models.catalog import Catalog, ModelSpec
+from polybrief.service.models.families import FamilyAdapter, adapter_for
+
+log = logging.getLogger(__name__)
+
+# Used when neither the catalogue nor the model's config states an input window.
+FALLBACK_WINDOW = 512
+
+
+@dataclass
+class LoadedModel:
+    """A model in memory with its tokenizer; ``lock`` serialises use of the pair."""
+
+    spec: ModelSpec
+    tokenizer: Any
+    model: Any
+    adapter: FamilyAdapter
+    max_input_tokens: int
+    load_seconds: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def is_installed(spec: ModelSpec) -> bool:
+    """Whether the weights are on disk (local directory or HF cache); never downloads."""
+    if spec.local_path is not None:
+        return (spec.local_path / "config.json").is_file()
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(spec.source, "config.json", revision=spec.revision)
+    return isinstance(found, str)
+
+
+def input_window(spec: ModelSpec, config: Any, tokenizer: Any) -> int:
+    """The model's real input limit in tokens: catalogue, else config, else tokenizer."""
+    if spec.max_input_tokens:
+        return spec.max_input_tokens
+    limits = [
+        value
+        for value in (
+            getattr(config, "max_position_embeddings", None),
+            getattr(tokenizer, "model_max_length", None),
+        )
+        if isinstance(value, int) and 0 < value < 100_000
+    ]
+    return min(limits) if limits else FALLBACK_WINDOW
+
+
+class ModelRegistry:
+    """Thread-safe LRU of loaded models over a catalogue."""
+
+    def __init__(self, catalog: Catalog, *, allow_download: bool, max_loaded: int) -> None:
+        self.catalog = catalog
+        self.allow_download = allow_download
+        self.max_loaded = max_loaded
+        self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._failed: dict[str, str] = {}
+        self._guard = threading.Lock()
+        self._load_locks = {spec.id: threading.Lock() for spec in catalog.models}
+
+    def spec(self, model_id: str) -> ModelSpec:
+        spec = self.catalog.get(model_id)
+        if spec is None:
+            raise ModelNotFound(model_id, self.catalog.ids)
+        return spec
+
+    def state(self, spec: ModelSpec) -> tuple[ModelState, str]:
+        """Current state and a human-readable detail."""
+        with self._guard:
+            if spec.id in self._loaded:
+                loaded = self._loaded[spec.id]
+                return ModelState.LOADED, f"loaded in {loaded.load_seconds:.2f}s"
+            if spec.id in self._failed:
+                return ModelState.FAILED, self._failed[spec.id]
+        if is_installed(spec):
+            return ModelState.INSTALLED, ""
+        return ModelState.NOT_INSTALLED, f"fetch with: {spec.pull_command}"
+
+    def usable(self, spec: ModelSpec) -> bool:
+        """Whether a request could run on this model now (without a download if disallowed)."""
+        state, _ = self.state(spec)
+        if state is ModelState.FAILED:
+            return False
+        return state is not ModelState.NOT_INSTALLED or self.allow_download
+
+    def get(self, model_id: str) -> LoadedModel:
+        """The loaded model, loading it (and evicting the least recently used) if needed."""
+        spec = self.spec(model_id)
+        with self._guard:
+            if model_id in self._loaded:
+                self._loaded.move_to_end(model_id)
+                return self._loaded[model_id]
+        with self._load_locks[model_id]:
+            with self._guard:
+                if model_id in self._loaded:
+                    return self._loaded[model_id]
+                if model_id in self._failed:
+                    raise ModelLoadFailed(model_id, self._failed[model_id])
+            loaded = self._load(spec)
+            with self._guard:
+                self._loaded[model_id] = loaded
+                while len(self._loaded) > self.max_loaded:
+                    evicted, _ = self._loaded.popitem(last=False)
+                    log.info("evicted model %s (max_loaded_models=%d)", evicted, self.max_loaded)
+            gc.collect()
+            return loaded
+
+    def loaded_ids(self) -> list[str]:
+        with self._guard:
+            return list(self._loaded)
+
+    def _load(self, spec: ModelSpec) -> LoadedModel:
+        if not self.allow_download and not is_installed(spec):
+            raise ModelNotInstalled(spec.id, spec.source, spec.pull_command)
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        where = str(spec.local_path) if spec.local_path is not None else spec.source
+        options: dict[str, Any] = {"local_files_only": not self.allow_download}
+        if spec.local_path is None and spec.revision:
+            options["revision"] = spec.revision
+        started = time.perf_counter()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(where, **options)
+            model = AutoModelForSeq2SeqLM.from_pretrained(where, **options)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            log.exception("loading model %s from %s failed", spec.id, where)
+            with self._guard:
+                self._failed[spec.id] = reason
+            raise ModelLoadFailed(spec.id, reason) from exc
+        model.eval()
+        seconds = time.perf_counter() - started
+        window = input_window(spec, model.config, tokenizer)
+        log.info("loaded model %s from %s in %.2fs (window %d tokens)", spec.id, where, seconds, window)
+        return LoadedModel(
+            spec=spec,
+            tokenizer=tokenizer,
+            model=model,
+            adapter=adapter_for(spec.family),
+            max_input_tokens=window,
+            load_seconds=seconds,
+        )

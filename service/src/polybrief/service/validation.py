@@ -1,0 +1,148 @@
+"""Request validation: every limit and field rule of the contract, checked before any
+model runs. Raises InvalidRequest listing every offending field at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from polybrief.service.domain import (
+    Limits,
+    Mode,
+    SummarizeRequest,
+    TranslateRequest,
+    Violations,
+)
+from polybrief.service.errors import InvalidRequest
+from polybrief.service.languages import LanguageCodeError, normalize_code
+from polybrief.service.text.clean import clean, has_content
+
+
+@dataclass(frozen=True)
+class CleanSummarize:
+    text: str
+    removed_control_characters: int
+    input_characters: int
+    target_languages: tuple[str, ...]
+    source_language: str
+    max_words: int
+    mode: Mode
+    model: str
+    translation_model: str
+
+
+@dataclass(frozen=True)
+class CleanTranslate:
+    texts: tuple[str, ...]
+    removed_control_characters: tuple[int, ...]
+    target_language: str
+    source_language: str
+    model: str
+
+
+def _language(raw: str, field_name: str, violations: Violations, *, required: bool) -> str:
+    if not raw:
+        if required:
+            violations.add(field_name, "required: a language code such as 'fr'")
+        return ""
+    try:
+        return normalize_code(raw)
+    except LanguageCodeError as exc:
+        violations.add(field_name, str(exc))
+        return ""
+
+
+def _text(raw: str, field_name: str, max_chars: int, violations: Violations) -> tuple[str, int]:
+    cleaned = clean(raw)
+    if not cleaned.text.strip():
+        violations.add(field_name, "must not be empty or whitespace only")
+    elif not has_content(cleaned.text):
+        # Allowed for translation (returned unchanged); summarisation checks separately.
+        pass
+    if len(cleaned.text) > max_chars:
+        violations.add(
+            field_name, f"{len(cleaned.text)} characters; the limit is {max_chars} (split the input)"
+        )
+    return cleaned.text, cleaned.removed_control_characters
+
+
+def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummarize:
+    """Normalises a summarisation request or raises InvalidRequest."""
+    v = Violations()
+    text, removed = _text(request.text, "text", limits.max_text_characters, v)
+    if text.strip() and not has_content(text):
+        v.add("text", "has no letters or digits: nothing to summarise")
+    targets: list[str] = []
+    if len(request.target_languages) > limits.max_target_languages:
+        v.add(
+            "target_languages",
+            f"{len(request.target_languages)} languages; at most {limits.max_target_languages}",
+        )
+    for index, raw in enumerate(request.target_languages):
+        code = _language(raw, f"target_languages[{index}]", v, required=True)
+        if code and code in targets:
+            v.add(f"target_languages[{index}]", f"duplicate language {code!r}")
+        elif code:
+            targets.append(code)
+    source = _language(request.source_language, "source_language", v, required=False)
+    words = request.max_words or limits.default_words
+    if not limits.min_words <= words <= limits.max_words:
+        v.add("max_words", f"{words} is out of range {limits.min_words}..{limits.max_words}")
+    if v.items:
+        raise InvalidRequest(v.items)
+    return CleanSummarize(
+        text=text,
+        removed_control_characters=removed,
+        input_characters=len(request.text),
+        target_languages=tuple(targets),
+        source_language=source,
+        max_words=words,
+        mode=request.mode,
+        model=request.model.strip(),
+        translation_model=request.translation_model.strip(),
+    )
+
+
+def validate_translate(request: TranslateRequest, limits: Limits) -> CleanTranslate:
+    """Normalises a translation request or raises InvalidRequest."""
+    v = Violations()
+    if not request.texts:
+        v.add("texts", "at least one text is required")
+    if len(request.texts) > limits.max_translate_items:
+        v.add("texts", f"{len(request.texts)} items; at most {limits.max_translate_items}")
+    texts: list[str] = []
+    removed: list[int] = []
+    total = 0
+    for index, raw in enumerate(request.texts[: limits.max_translate_items]):
+        text, count = _text(raw, f"texts[{index}]", limits.max_item_characters, v)
+        texts.append(text)
+        removed.append(count)
+        total += len(text)
+    if total > limits.max_total_characters:
+        v.add("texts", f"{total} characters in total; the limit is {limits.max_total_characters}")
+    target = _language(request.target_language, "target_language", v, required=True)
+    source = _language(request.source_language, "source_language", v, required=False)
+    if v.items:
+        raise InvalidRequest(v.items)
+    return CleanTranslate(
+        texts=tuple(texts),
+        removed_control_characters=tuple(removed),
+        target_language=target,
+        source_language=source,
+        model=request.model.strip(),
+    )
+
+
+def validate_detect(texts: tuple[str, ...], limits: Limits) -> tuple[str, ...]:
+    """Cleans texts for language detection or raises InvalidRequest."""
+    v = Violations()
+    if not texts:
+        v.add("texts", "at least one text is required")
+    if len(texts) > limits.max_translate_items:
+        v.add("texts", f"{len(texts)} items; at most {limits.max_translate_items}")
+    cleaned = [
+        _text(raw, f"texts[{i}]", limits.max_item_characters, v)[0]
+        for i, raw in enumerate(texts[: limits.max_translate_items])
+    ]
+    if v.items:
+        raise InvalidRequest(v.items)
+    return tuple(cleaned)

@@ -1,0 +1,95 @@
+"""Health, reflection, readiness and missing models, on real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+
+from polybrief.client import Client, ModelNotInstalledError
+from server_harness import ServerThread
+
+
+def test_health_is_serving(tiny_server) -> None:
+    with grpc.insecure_channel(tiny_server.address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "polybrief.v1.Polybrief"):
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_the_service(tiny_server) -> None:
+    with grpc.insecure_channel(tiny_server.address) as channel:
+        database = ProtoReflectionDescriptorDatabase(channel)
+        services = set(database.get_services())
+        assert "polybrief.v1.Polybrief" in services
+        assert "grpc.health.v1.Health" in services
+        symbol = database.FindFileContainingSymbol("polybrief.v1.Polybrief")
+        assert symbol.package == "polybrief.v1"
+
+
+MISSING_CATALOG = """
+pivot_language = "en"
+
+[[models]]
+id = "missing-summariser"
+family = "bart"
+source = "polybrief-test/missing-summariser"
+tasks = ["summarize"]
+summary_languages = ["en"]
+preload = true
+
+[[models]]
+id = "missing-en-fr"
+family = "marian"
+source = "polybrief-test/missing-en-fr"
+tasks = ["translate"]
+pairs = [["en", "fr"]]
+preload = true
+"""
+
+
+@pytest.fixture(scope="module")
+def offline_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """A server whose catalogue models exist in no cache, as on a fresh offline machine."""
+    catalog = tmp_path_factory.mktemp("missing") / "catalog.toml"
+    catalog.write_text(MISSING_CATALOG, encoding="utf-8")
+    server = ServerThread(Path(catalog))
+    yield server
+    server.stop()
+
+
+def test_offline_demo_path(offline_server: ServerThread) -> None:
+    with Client(offline_server.address) as client:
+        assert client.health() == "SERVING"  # missing models do not block readiness
+        text = "The navy was ordered to work with the French. The two leaders will meet in Moscow."
+        result = client.summarize(text, to=["en", "fr"], source="en")
+    en, fr = result.briefs
+    assert en.mode == "extractive"
+    assert "missing-summariser" in en.fallback_reason
+    assert "polybrief models pull missing-summariser" in en.fallback_reason
+    assert en.error is None and en.text
+    assert fr.error is not None
+    assert fr.error.code == "MODEL_NOT_INSTALLED"
+    assert fr.error.model == "missing-en-fr"
+    assert fr.error.hint == "polybrief models pull missing-en-fr"
+
+
+def test_explicit_missing_model_is_failed_precondition(offline_server: ServerThread) -> None:
+    with Client(offline_server.address) as client, pytest.raises(ModelNotInstalledError) as err:
+        client.translate("hello there friends", to="fr", source="en", model="missing-en-fr")
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "polybrief models pull missing-en-fr" in (err.value.hint or "")
+
+
+def test_listing_reports_not_installed(offline_server: ServerThread) -> None:
+    with Client(offline_server.address) as client:
+        caps = client.capabilities()
+    assert {m.id: m.state for m in caps.models} == {
+        "missing-summariser": "not_installed", "missing-en-fr": "not_installed"}
