@@ -103,6 +103,8 @@ class Engine:
         try:
             plan = self._plan(source, target, forced, "model")
             translated, route = self._run_plan(plan, text)
+        except InvalidRequest:
+            raise
         except PolybriefError as exc:
             if isinstance(exc, ModelNotInstalled) and forced is not None:
                 raise

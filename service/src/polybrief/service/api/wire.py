@@ -41,7 +41,8 @@ def _twin_pool() -> descriptor_pool.DescriptorPool:
         for fld in msg.field:
             if fld.type == FieldDescriptor.TYPE_STRING:
                 fld.type = FieldDescriptor.TYPE_BYTES
-            fld.type_name = fld.type_name.replace(original, f".{_TWIN_PACKAGE}.")
+            if fld.type_name:
+                fld.type_name = fld.type_name.replace(original, f".{_TWIN_PACKAGE}.")
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
     return pool

@@ -1,0 +1,48 @@
+"""Language codes at the API: BCP-47 tags read down to ISO 639-1 (or 639-3) codes."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import pycountry
+
+_TAG = re.compile(r"^([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*$")
+
+
+class LanguageCodeError(ValueError):
+    """A language tag that is malformed or names no known language."""
+
+
+@functools.lru_cache(maxsize=1024)
+def normalize_code(raw: str) -> str:
+    """``"EN"``, ``"fr-FR"``, ``"fra"``, ``"zh-Hans"`` → ``"en"``, ``"fr"``, ``"fr"``, ``"zh"``."""
+    tag = raw.strip()
+    if "_" in tag and _TAG.match(tag.replace("_", "-")):
+        raise LanguageCodeError(
+            f"{raw!r} is not a BCP-47 tag: use {tag.replace('_', '-')!r} (or just {tag.split('_')[0].lower()!r})"
+        )
+    match = _TAG.match(tag)
+    if not match:
+        raise LanguageCodeError(f"{raw!r} is not a language code; expected e.g. 'en', 'fr', 'pt-BR'")
+    primary = match.group(1).lower()
+    if len(primary) == 2:
+        language = pycountry.languages.get(alpha_2=primary)
+    else:
+        language = pycountry.languages.get(alpha_3=primary)
+    if language is None:
+        raise LanguageCodeError(f"unknown language code {primary!r}")
+    return str(getattr(language, "alpha_2", None) or language.alpha_3)
+
+
+@functools.lru_cache(maxsize=1024)
+def language_name(code: str) -> str:
+    """English name of a normalised code: ``"el"`` → ``"Greek"``."""
+    primary = normalize_code(code)
+    if len(primary) == 2:
+        language = pycountry.languages.get(alpha_2=primary)
+    else:
+        language = pycountry.languages.get(alpha_3=primary)
+    name = str(language.name).split(";")[0]
+    name = re.sub(r"\s*\(.*?\)", "", name).strip()
+    return name.removeprefix("Modern ").strip()
