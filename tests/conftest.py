@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from server_harness import ServerThread
 
 
@@ -58,7 +57,9 @@ def record_inputs(tiny_server: ServerThread) -> Callable[[str], Any]:
         original = loaded.model.generate
 
         def generate(*args: Any, **kwargs: Any) -> Any:
-            seen.extend(loaded.tokenizer.batch_decode(kwargs["input_ids"], skip_special_tokens=True))
+            seen.extend(
+                loaded.tokenizer.batch_decode(kwargs["input_ids"], skip_special_tokens=True)
+            )
             return original(*args, **kwargs)
 
         loaded.model.generate = generate

@@ -18,8 +18,12 @@ class ServerThread:
 
     def __init__(self, catalog: Path, **settings: Any) -> None:
         self.settings = Settings(
-            host="127.0.0.1", port=0, catalog=catalog, max_loaded_models=64,
-            inference_threads=2, **settings,
+            host="127.0.0.1",
+            port=0,
+            catalog=catalog,
+            max_loaded_models=64,
+            inference_threads=2,
+            **settings,
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

@@ -6,7 +6,6 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-
 from polybrief.client import Client, InvalidArgumentError
 from polybrief.v1 import polybrief_pb2 as pb
 
@@ -54,7 +53,9 @@ def test_summarize_rejects(client: Client, kwargs: dict[str, object], field: str
         ([TEXT], {"to": "fr", "source": "e"}, "source_language"),
     ],
 )
-def test_translate_rejects(client: Client, texts: list[str], kwargs: dict[str, str], field: str) -> None:
+def test_translate_rejects(
+    client: Client, texts: list[str], kwargs: dict[str, str], field: str
+) -> None:
     with pytest.raises(InvalidArgumentError) as err:
         client.translate(texts, **kwargs)
     assert field in _fields(err)
@@ -71,14 +72,18 @@ def test_bcp47_variants_are_normalised(client: Client, code: str) -> None:
     [result] = client.translate(TEXT, to=code, source="EN")
     assert result.error is None
     assert result.route.steps[0].model == "tiny-marian-en-fr"
-    assert (result.route.steps[0].source_language, result.route.steps[0].target_language) == ("en", "fr")
+    assert (result.route.steps[0].source_language, result.route.steps[0].target_language) == (
+        "en",
+        "fr",
+    )
 
 
 def test_control_characters_are_removed_and_counted(client: Client) -> None:
     dirty = "President\x00 Vladimir\u202e Putin\x07 ordered the navy to work with the French."
     result = client.summarize(dirty, source="en", mode="extractive")
     assert result.pipeline.removed_control_characters == 3
-    assert "\x00" not in result.briefs[0].text and "\u202e" not in result.briefs[0].text
+    assert "\x00" not in result.briefs[0].text
+    assert "\u202e" not in result.briefs[0].text
     assert "President Vladimir Putin ordered" in result.briefs[0].text
 
 

@@ -11,7 +11,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-
 from polybrief.client import Client, ModelNotInstalledError
 from server_harness import ServerThread
 
@@ -74,7 +73,8 @@ def test_offline_demo_path(offline_server: ServerThread) -> None:
     assert en.mode == "extractive"
     assert "missing-summariser" in en.fallback_reason
     assert "polybrief models pull missing-summariser" in en.fallback_reason
-    assert en.error is None and en.text
+    assert en.error is None
+    assert en.text
     assert fr.error is not None
     assert fr.error.code == "MODEL_NOT_INSTALLED"
     assert fr.error.model == "missing-en-fr"
@@ -92,4 +92,6 @@ def test_listing_reports_not_installed(offline_server: ServerThread) -> None:
     with Client(offline_server.address) as client:
         caps = client.capabilities()
     assert {m.id: m.state for m in caps.models} == {
-        "missing-summariser": "not_installed", "missing-en-fr": "not_installed"}
+        "missing-summariser": "not_installed",
+        "missing-en-fr": "not_installed",
+    }

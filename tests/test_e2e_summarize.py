@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from polybrief.client import Client, InvalidArgumentError
 from polybrief.service.inference import words_to_tokens
 
@@ -42,7 +41,9 @@ def test_seed_article_briefs_in_three_languages(client: Client) -> None:
     assert en.route.steps[0].model == "tiny-bart"
     assert en.route.kind == "identity"
     assert [(s.kind, s.model) for s in fr.route.steps] == [
-        ("summarize", "tiny-bart"), ("translate", "tiny-marian-en-fr")]
+        ("summarize", "tiny-bart"),
+        ("translate", "tiny-marian-en-fr"),
+    ]
     assert fr.route.kind == "direct"
     assert ru.route.steps[-1].model == "tiny-marian-en-ru"
 
@@ -54,7 +55,9 @@ def test_duplicated_story_is_deduplicated_and_reported(client: Client) -> None:
     expected = _duplicate_lines(story)
     assert expected >= 10  # the feed delivered the story twice
     assert report.duplicate_paragraphs_removed == expected
-    assert report.paragraphs == len({" ".join(x.split()).casefold() for x in story.splitlines() if x.strip()})
+    assert report.paragraphs == len(
+        {" ".join(x.split()).casefold() for x in story.splitlines() if x.strip()}
+    )
 
 
 def test_long_article_is_summarised_by_map_reduce(client: Client) -> None:

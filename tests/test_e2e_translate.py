@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from polybrief.client import Client, InvalidArgumentError, ModelNotFoundError
 
 SENTENCES = [
@@ -33,7 +32,9 @@ def test_routing(client: Client, source: str, target: str, kind: str, models: li
     if kind == "pivot":
         assert result.route.pivot_language == "en"
         assert [(s.source_language, s.target_language) for s in result.route.steps] == [
-            (source, "en"), ("en", target)]
+            (source, "en"),
+            ("en", target),
+        ]
     assert result.text.strip()
 
 
@@ -56,7 +57,8 @@ def test_batch_keeps_order_and_detects_per_item(client: Client) -> None:
     assert results[1].route.steps[0].model == "tiny-marian-fr-en"
     assert results[2].route.steps[0].model == "tiny-marian-ru-en"
     for r in results:
-        assert r.detected_language is not None and r.detected_language.language == r.source_language
+        assert r.detected_language is not None
+        assert r.detected_language.language == r.source_language
 
 
 @pytest.mark.parametrize(
@@ -79,7 +81,9 @@ def test_service_equals_direct_generate(
     text = SENTENCES[1]
     [result] = client.translate(text, to=target, source=source, model=model)
     loaded = tiny_server.engine.registry.get(model)
-    prepared = loaded.adapter.prepare_translation(loaded.tokenizer, loaded.spec, [text], source, target)
+    prepared = loaded.adapter.prepare_translation(
+        loaded.tokenizer, loaded.spec, [text], source, target
+    )
     with torch.inference_mode():
         out = loaded.model.generate(
             **prepared.inputs, **dict(loaded.spec.generation), **prepared.generate_kwargs
@@ -145,19 +149,25 @@ def test_detect_language(client: Client) -> None:
         ]
     )
     assert [d.language for d in found[:2]] == ["fr", "ru"]
-    assert found[0].reliable and found[1].reliable
+    assert found[0].reliable
+    assert found[1].reliable
     assert not found[2].reliable
 
 
 def test_capabilities(client: Client) -> None:
     caps = client.capabilities()
     models = {m.id: m for m in caps.models}
-    assert {"tiny-bart", "tiny-nllb", "tiny-m2m100", "tiny-mbart50", "tiny-marian-en-fr"} <= set(models)
+    assert {"tiny-bart", "tiny-nllb", "tiny-m2m100", "tiny-mbart50", "tiny-marian-en-fr"} <= set(
+        models
+    )
     assert all(m.state == "loaded" for m in models.values())  # all preloaded
     assert models["tiny-marian-en-fr"].family == "marian"
-    assert ("en", "fr") in [(p.source_language, p.target_language) for p in models["tiny-marian-en-fr"].pairs]
+    assert ("en", "fr") in [
+        (p.source_language, p.target_language) for p in models["tiny-marian-en-fr"].pairs
+    ]
     langs = {lang.code: lang for lang in caps.languages}
-    assert langs["fr"].translate_source and langs["fr"].translate_target
+    assert langs["fr"].translate_source
+    assert langs["fr"].translate_target
     assert langs["en"].summarize_abstractive
     assert not langs["it"].summarize_abstractive
     assert caps.limits.max_target_languages == 8

@@ -1,9 +1,9 @@
 """polybrief client: sync ``Client`` and asyncio ``AsyncClient`` for the polybrief.v1 API.
 
-    from polybrief.client import Client
+from polybrief.client import Client
 
-    with Client("localhost:50051") as client:
-        result = client.summarize(article, to=["en", "fr", "ru"])
+with Client("localhost:50051") as client:
+    result = client.summarize(article, to=["en", "fr", "ru"])
 """
 
 from polybrief.client._async import AsyncClient
@@ -38,9 +38,30 @@ from polybrief.client._types import (
 )
 
 __all__ = [
-    "AsyncClient", "Brief", "Capabilities", "Client", "DeadlineExceededError", "DetectedLanguage",
-    "InvalidArgumentError", "ItemError", "LanguageInfo", "LanguagePair", "Limits", "ModelInfo",
-    "ModelNotFoundError", "ModelNotInstalledError", "OverloadedError", "PermissionDeniedError",
-    "PipelineReport", "PolybriefError", "Route", "ServerError", "Step", "SummarizeResult",
-    "Translation", "UnauthenticatedError", "UnavailableError", "map_rpc_error",
+    "AsyncClient",
+    "Brief",
+    "Capabilities",
+    "Client",
+    "DeadlineExceededError",
+    "DetectedLanguage",
+    "InvalidArgumentError",
+    "ItemError",
+    "LanguageInfo",
+    "LanguagePair",
+    "Limits",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "ModelNotInstalledError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "PipelineReport",
+    "PolybriefError",
+    "Route",
+    "ServerError",
+    "Step",
+    "SummarizeResult",
+    "Translation",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "map_rpc_error",
 ]

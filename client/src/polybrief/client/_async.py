@@ -9,7 +9,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from polybrief.client import _convert as c
 from polybrief.client import _types as t
 from polybrief.client._client import DEFAULT_TARGET, auth_metadata, channel_options
@@ -49,7 +48,7 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(None)
 
     async def _call(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
         try:
@@ -86,9 +85,13 @@ class AsyncClient:
         request = c.translate_request(texts, to, source, model)
         return c.translate_result(await self._call(self._stub.Translate, request, timeout))
 
-    async def detect(self, texts: str | Sequence[str], *, timeout: float | None = None) -> list[t.DetectedLanguage]:
+    async def detect(
+        self, texts: str | Sequence[str], *, timeout: float | None = None
+    ) -> list[t.DetectedLanguage]:
         """The language of each text."""
-        return c.detect_result(await self._call(self._stub.DetectLanguage, c.detect_request(texts), timeout))
+        return c.detect_result(
+            await self._call(self._stub.DetectLanguage, c.detect_request(texts), timeout)
+        )
 
     async def capabilities(self, *, timeout: float | None = None) -> t.Capabilities:
         """Languages, models and limits of the server."""
@@ -97,7 +100,9 @@ class AsyncClient:
 
     async def health(self, service: str = "", *, timeout: float | None = None) -> str:
         """Standard gRPC health status: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", …"""
-        reply = await self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout)
+        reply = await self._call(
+            self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout
+        )
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
     async def wait_until_serving(self, timeout: float) -> None:
@@ -109,7 +114,9 @@ class AsyncClient:
                 last = await self.health(timeout=min(5.0, max(deadline - time.monotonic(), 0.1)))
                 if last == "SERVING":
                     return
-            except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            except Exception as exc:
                 last = str(exc)
             await asyncio.sleep(0.2)
-        raise UnavailableError(grpc.StatusCode.UNAVAILABLE, f"{self.target} not serving after {timeout}s: {last}")
+        raise UnavailableError(
+            grpc.StatusCode.UNAVAILABLE, f"{self.target} not serving after {timeout}s: {last}"
+        )

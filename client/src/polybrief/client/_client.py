@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from polybrief.client import _convert as c
 from polybrief.client import _types as t
 from polybrief.client._errors import UnavailableError, map_rpc_error
@@ -98,19 +97,27 @@ class Client:
         request = c.translate_request(texts, to, source, model)
         return c.translate_result(self._call(self._stub.Translate, request, timeout))
 
-    def detect(self, texts: str | Sequence[str], *, timeout: float | None = None) -> list[t.DetectedLanguage]:
+    def detect(
+        self, texts: str | Sequence[str], *, timeout: float | None = None
+    ) -> list[t.DetectedLanguage]:
         """The language of each text."""
-        return c.detect_result(self._call(self._stub.DetectLanguage, c.detect_request(texts), timeout))
+        return c.detect_result(
+            self._call(self._stub.DetectLanguage, c.detect_request(texts), timeout)
+        )
 
     def capabilities(self, *, timeout: float | None = None) -> t.Capabilities:
         """Languages, models and limits of the server."""
         from polybrief.v1 import polybrief_pb2 as pb
 
-        return c.capabilities_result(self._call(self._stub.ListCapabilities, pb.ListCapabilitiesRequest(), timeout))
+        return c.capabilities_result(
+            self._call(self._stub.ListCapabilities, pb.ListCapabilitiesRequest(), timeout)
+        )
 
     def health(self, service: str = "", *, timeout: float | None = None) -> str:
         """Standard gRPC health status: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", …"""
-        reply = self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout)
+        reply = self._call(
+            self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout
+        )
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
     def wait_until_serving(self, timeout: float) -> None:
@@ -122,7 +129,9 @@ class Client:
                 last = self.health(timeout=min(5.0, max(deadline - time.monotonic(), 0.1)))
                 if last == "SERVING":
                     return
-            except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            except Exception as exc:
                 last = str(exc)
             time.sleep(0.2)
-        raise UnavailableError(grpc.StatusCode.UNAVAILABLE, f"{self.target} not serving after {timeout}s: {last}")
+        raise UnavailableError(
+            grpc.StatusCode.UNAVAILABLE, f"{self.target} not serving after {timeout}s: {last}"
+        )

@@ -1,15 +1,15 @@
 """Exceptions raised by the client, mapped from gRPC status codes in one place.
 
-    PolybriefError                 any failed call (.code, .details)
-    ├── InvalidArgumentError       INVALID_ARGUMENT; .field_violations [(field, description)]
-    ├── ModelNotFoundError         NOT_FOUND: unknown model id
-    ├── ModelNotInstalledError     FAILED_PRECONDITION; .hint: the command that installs it
-    ├── OverloadedError            RESOURCE_EXHAUSTED; .retry_after seconds, when given
-    ├── UnavailableError           UNAVAILABLE (after the channel's retries) or not ready
-    ├── DeadlineExceededError      DEADLINE_EXCEEDED
-    ├── UnauthenticatedError       UNAUTHENTICATED
-    ├── PermissionDeniedError      PERMISSION_DENIED
-    └── ServerError                INTERNAL, UNKNOWN and anything else
+PolybriefError                 any failed call (.code, .details)
+├── InvalidArgumentError       INVALID_ARGUMENT; .field_violations [(field, description)]
+├── ModelNotFoundError         NOT_FOUND: unknown model id
+├── ModelNotInstalledError     FAILED_PRECONDITION; .hint: the command that installs it
+├── OverloadedError            RESOURCE_EXHAUSTED; .retry_after seconds, when given
+├── UnavailableError           UNAVAILABLE (after the channel's retries) or not ready
+├── DeadlineExceededError      DEADLINE_EXCEEDED
+├── UnauthenticatedError       UNAUTHENTICATED
+├── PermissionDeniedError      PERMISSION_DENIED
+└── ServerError                INTERNAL, UNKNOWN and anything else
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ class PolybriefError(Exception):
 
 
 class InvalidArgumentError(PolybriefError):
-    def __init__(self, code: grpc.StatusCode, details: str, field_violations: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, code: grpc.StatusCode, details: str, field_violations: list[tuple[str, str]]
+    ) -> None:
         super().__init__(code, details)
         self.field_violations = field_violations
 

@@ -13,6 +13,7 @@ from polybrief.service.domain import (
     Brief,
     Capabilities,
     Detection,
+    FieldViolation,
     ItemError,
     LanguageInfo,
     LanguagePair,
@@ -29,7 +30,6 @@ from polybrief.service.domain import (
     TranslateRequest,
     TranslateResult,
     Translation,
-    FieldViolation,
 )
 from polybrief.service.errors import (
     InvalidRequest,
@@ -125,14 +125,21 @@ class Engine:
             loaded = self.registry.get(hop.spec.id)
             result = translate_text(loaded, text, hop.source, hop.target)
             text = result.text
-            steps.append(Step(StepKind.TRANSLATE, hop.spec.id, hop.source, hop.target, result.segments))
+            steps.append(
+                Step(StepKind.TRANSLATE, hop.spec.id, hop.source, hop.target, result.segments)
+            )
         return text, Route(plan.kind, tuple(steps), plan.pivot)
 
     def _model_for(self, model_id: str, task: str, field: str) -> ModelSpec:
         spec = self.registry.spec(model_id)
         if task not in spec.tasks:
             raise InvalidRequest(
-                [FieldViolation(field, f"model {model_id!r} does not {task} (tasks: {', '.join(spec.tasks)})")]
+                [
+                    FieldViolation(
+                        field,
+                        f"model {model_id!r} does not {task} (tasks: {', '.join(spec.tasks)})",
+                    )
+                ]
             )
         return spec
 
@@ -157,7 +164,11 @@ class Engine:
                 )
         if summary_model is not None and source not in summary_model.summary_languages:
             raise InvalidRequest(
-                [FieldViolation("model", f"model {summary_model.id!r} does not summarise {source!r}")]
+                [
+                    FieldViolation(
+                        "model", f"model {summary_model.id!r} does not summarise {source!r}"
+                    )
+                ]
             )
         document = build_document(req.text, source)
         text, step, mode, reason, chunks, rounds = self._summary(
@@ -279,7 +290,9 @@ class Engine:
                     summarize_abstractive=bool(summarizers(self.catalog, code)),
                 )
             )
-        return Capabilities(tuple(languages), tuple(models), self.limits, self.catalog.pivot_language)
+        return Capabilities(
+            tuple(languages), tuple(models), self.limits, self.catalog.pivot_language
+        )
 
     def preload(self) -> list[str]:
         """Loads the catalogue's preload models that are installed; returns the failures."""

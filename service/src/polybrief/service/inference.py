@@ -44,9 +44,13 @@ def _generation_settings(
 ) -> dict[str, Any]:
     settings: dict[str, Any] = dict(loaded.spec.generation)
     if max_new_tokens is not None:
-        settings["max_new_tokens"] = min(int(settings.get("max_new_tokens", max_new_tokens)), max_new_tokens)
+        settings["max_new_tokens"] = min(
+            int(settings.get("max_new_tokens", max_new_tokens)), max_new_tokens
+        )
     if "min_new_tokens" in settings and "max_new_tokens" in settings:
-        settings["min_new_tokens"] = min(int(settings["min_new_tokens"]), int(settings["max_new_tokens"]))
+        settings["min_new_tokens"] = min(
+            int(settings["min_new_tokens"]), int(settings["max_new_tokens"])
+        )
     settings.update(extra)
     return settings
 
@@ -120,7 +124,9 @@ def _summaries(loaded: LoadedModel, texts: Sequence[str], language: str, words: 
     with loaded.lock:
         for start in range(0, len(texts), BATCH_SIZE):
             batch = list(texts[start : start + BATCH_SIZE])
-            prepared = loaded.adapter.prepare_summary(loaded.tokenizer, loaded.spec, batch, language)
+            prepared = loaded.adapter.prepare_summary(
+                loaded.tokenizer, loaded.spec, batch, language
+            )
             settings = _generation_settings(
                 loaded, prepared.generate_kwargs, words_to_tokens(words)
             )

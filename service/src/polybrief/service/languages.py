@@ -20,11 +20,14 @@ def normalize_code(raw: str) -> str:
     tag = raw.strip()
     if "_" in tag and _TAG.match(tag.replace("_", "-")):
         raise LanguageCodeError(
-            f"{raw!r} is not a BCP-47 tag: use {tag.replace('_', '-')!r} (or just {tag.split('_')[0].lower()!r})"
+            f"{raw!r} is not a BCP-47 tag: use {tag.replace('_', '-')!r} "
+            f"(or just {tag.split('_')[0].lower()!r})"
         )
     match = _TAG.match(tag)
     if not match:
-        raise LanguageCodeError(f"{raw!r} is not a language code; expected e.g. 'en', 'fr', 'pt-BR'")
+        raise LanguageCodeError(
+            f"{raw!r} is not a language code; expected e.g. 'en', 'fr', 'pt-BR'"
+        )
     primary = match.group(1).lower()
     if len(primary) == 2:
         language = pycountry.languages.get(alpha_2=primary)
@@ -43,6 +46,8 @@ def language_name(code: str) -> str:
         language = pycountry.languages.get(alpha_2=primary)
     else:
         language = pycountry.languages.get(alpha_3=primary)
+    if language is None:
+        raise LanguageCodeError(f"unknown language code {code!r}")
     name = str(language.name).split(";")[0]
     name = re.sub(r"\s*\(.*?\)", "", name).strip()
     return name.removeprefix("Modern ").strip()

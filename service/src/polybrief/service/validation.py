@@ -60,7 +60,8 @@ def _text(raw: str, field_name: str, max_chars: int, violations: Violations) -> 
         pass
     if len(cleaned.text) > max_chars:
         violations.add(
-            field_name, f"{len(cleaned.text)} characters; the limit is {max_chars} (split the input)"
+            field_name,
+            f"{len(cleaned.text)} characters; the limit is {max_chars} (split the input)",
         )
     return cleaned.text, cleaned.removed_control_characters
 

@@ -12,10 +12,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
 from polybrief.service.settings import Settings
 
-_IGNORE = ["*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx/*", "tf_model*", "flax_model*", "rust_model*", "*.tflite"]
+_IGNORE = [
+    "*.h5",
+    "*.msgpack",
+    "*.ot",
+    "*.onnx",
+    "onnx/*",
+    "tf_model*",
+    "flax_model*",
+    "rust_model*",
+    "*.tflite",
+]
 
 
 def _settings(**flags: Any) -> Settings:
@@ -24,18 +33,44 @@ def _settings(**flags: Any) -> Settings:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [env POLYBRIEF_HOST; default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [env POLYBRIEF_PORT; default 50051]")] = None,
-    catalog: Annotated[Path | None, typer.Option(help="Catalogue TOML [env POLYBRIEF_CATALOG; default: shipped]")] = None,
-    allow_download: Annotated[bool | None, typer.Option("--allow-download/--offline", help="Fetch missing models from the hub [env POLYBRIEF_ALLOW_DOWNLOAD; default offline]")] = None,
-    threads: Annotated[int | None, typer.Option(help="torch threads [env POLYBRIEF_INFERENCE_THREADS; default: cores]")] = None,
-    max_loaded_models: Annotated[int | None, typer.Option(help="Models kept in memory [env POLYBRIEF_MAX_LOADED_MODELS; default 6]")] = None,
-    log_level: Annotated[str | None, typer.Option(help="Logging level [env POLYBRIEF_LOG_LEVEL; default INFO]")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address [env POLYBRIEF_HOST; default 127.0.0.1]")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port [env POLYBRIEF_PORT; default 50051]")
+    ] = None,
+    catalog: Annotated[
+        Path | None, typer.Option(help="Catalogue TOML [env POLYBRIEF_CATALOG; default: shipped]")
+    ] = None,
+    allow_download: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-download/--offline",
+            help="Fetch missing models from the hub "
+            "[env POLYBRIEF_ALLOW_DOWNLOAD; default offline]",
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="torch threads [env POLYBRIEF_INFERENCE_THREADS; default: cores]"),
+    ] = None,
+    max_loaded_models: Annotated[
+        int | None,
+        typer.Option(help="Models kept in memory [env POLYBRIEF_MAX_LOADED_MODELS; default 6]"),
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="Logging level [env POLYBRIEF_LOG_LEVEL; default INFO]")
+    ] = None,
 ) -> None:
     """Run the gRPC server until SIGTERM/SIGINT."""
     settings = _settings(
-        host=host, port=port, catalog=catalog, allow_download=allow_download,
-        inference_threads=threads, max_loaded_models=max_loaded_models, log_level=log_level,
+        host=host,
+        port=port,
+        catalog=catalog,
+        allow_download=allow_download,
+        inference_threads=threads,
+        max_loaded_models=max_loaded_models,
+        log_level=log_level,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -51,7 +86,6 @@ def pull(
 ) -> None:
     """Download catalogue models into the Hugging Face cache for offline serving."""
     from huggingface_hub import snapshot_download
-
     from polybrief.service.models.catalog import load_catalog
 
     cat = load_catalog(catalog)
@@ -70,7 +104,9 @@ def pull(
             path = snapshot_download(spec.source, revision=spec.revision, ignore_patterns=_IGNORE)
         except Exception as exc:  # network, auth and disk errors all end the same way
             failed += 1
-            typer.echo(f"{model_id}: FAILED: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True)
+            typer.echo(
+                f"{model_id}: FAILED: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True
+            )
             continue
         typer.echo(f"{model_id}: ok ({path})")
     if failed:

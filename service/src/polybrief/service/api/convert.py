@@ -10,7 +10,10 @@ _MODE_IN = {
     pb.SUMMARY_MODE_ABSTRACTIVE: d.Mode.ABSTRACTIVE,
     pb.SUMMARY_MODE_EXTRACTIVE: d.Mode.EXTRACTIVE,
 }
-_MODE_OUT = {d.Mode.ABSTRACTIVE: pb.SUMMARY_MODE_ABSTRACTIVE, d.Mode.EXTRACTIVE: pb.SUMMARY_MODE_EXTRACTIVE}
+_MODE_OUT = {
+    d.Mode.ABSTRACTIVE: pb.SUMMARY_MODE_ABSTRACTIVE,
+    d.Mode.EXTRACTIVE: pb.SUMMARY_MODE_EXTRACTIVE,
+}
 _STEP = {
     d.StepKind.SUMMARIZE: pb.STEP_KIND_SUMMARIZE,
     d.StepKind.EXTRACT: pb.STEP_KIND_EXTRACT,
@@ -77,8 +80,10 @@ def item_error(value: d.ItemError | None) -> pb.ItemError | None:
 
 
 def detection(value: d.Detection | None) -> pb.DetectedLanguage | None:
-    if value is None:
-        return None
+    return None if value is None else _detection(value)
+
+
+def _detection(value: d.Detection) -> pb.DetectedLanguage:
     return pb.DetectedLanguage(
         language=value.language,
         confidence=value.confidence,
@@ -133,7 +138,7 @@ def translate_response(value: d.TranslateResult) -> pb.TranslateResponse:
 
 
 def detect_response(values: list[d.Detection]) -> pb.DetectLanguageResponse:
-    return pb.DetectLanguageResponse(detections=[detection(v) for v in values])
+    return pb.DetectLanguageResponse(detections=[_detection(v) for v in values])
 
 
 def capabilities_response(value: d.Capabilities) -> pb.ListCapabilitiesResponse:

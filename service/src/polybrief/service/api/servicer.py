@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import message
-
 from polybrief.service.api import convert
 from polybrief.service.api.status import to_status
 from polybrief.service.api.wire import Undecodable, lenient, serializer

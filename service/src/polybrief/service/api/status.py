@@ -10,7 +10,6 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-
 from polybrief.service.errors import (
     InvalidRequest,
     ModelLoadFailed,
@@ -75,13 +74,11 @@ def to_status(exc: BaseException) -> grpc.Status:
     """The status a handler aborts with for ``exc``; unknown errors become INTERNAL."""
     for kind, code, detail in ERROR_TABLE:
         if isinstance(exc, kind):
-            message = str(exc)
-            details = detail(exc)
-            break
-    else:
-        log.error("unhandled error", exc_info=exc)
-        code = grpc.StatusCode.INTERNAL
-        message = "internal error; the server log has the details"
-        details = []
+            return _status(code, str(exc), detail(exc))
+    log.error("unhandled error", exc_info=exc)
+    return _status(grpc.StatusCode.INTERNAL, "internal error; the server log has the details", [])
+
+
+def _status(code: grpc.StatusCode, message: str, details: list[any_pb2.Any]) -> grpc.Status:
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
     return rpc_status.to_status(status)

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
-from google.protobuf.descriptor import FieldDescriptor
-
 from polybrief.service.domain import FieldViolation
 from polybrief.v1 import polybrief_pb2
 
@@ -39,8 +37,8 @@ def _twin_pool() -> descriptor_pool.DescriptorPool:
     del proto.service[:]
     for msg in proto.message_type:
         for fld in msg.field:
-            if fld.type == FieldDescriptor.TYPE_STRING:
-                fld.type = FieldDescriptor.TYPE_BYTES
+            if fld.type == descriptor_pb2.FieldDescriptorProto.TYPE_STRING:
+                fld.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
             if fld.type_name:
                 fld.type_name = fld.type_name.replace(original, f".{_TWIN_PACKAGE}.")
     pool = descriptor_pool.DescriptorPool()
@@ -52,9 +50,9 @@ def _bad_utf8_fields(msg: message.Message, prefix: str = "") -> list[str]:
     fields: list[str] = []
     for fld, value in msg.ListFields():
         name = f"{prefix}{fld.name}"
-        values = list(value) if fld.label == FieldDescriptor.LABEL_REPEATED else [value]
+        values = list(value) if fld.is_repeated else [value]
         for index, item in enumerate(values):
-            where = f"{name}[{index}]" if fld.label == FieldDescriptor.LABEL_REPEATED else name
+            where = f"{name}[{index}]" if fld.is_repeated else name
             if isinstance(item, bytes):
                 try:
                     item.decode("utf-8")
@@ -68,7 +66,9 @@ def _bad_utf8_fields(msg: message.Message, prefix: str = "") -> list[str]:
 def diagnose(message_type: type[message.Message], data: bytes) -> Undecodable:
     """Which fields of ``data`` made decoding as ``message_type`` fail."""
     name = message_type.DESCRIPTOR.name
-    twin = message_factory.GetMessageClass(_twin_pool().FindMessageTypeByName(f"{_TWIN_PACKAGE}.{name}"))
+    twin = message_factory.GetMessageClass(
+        _twin_pool().FindMessageTypeByName(f"{_TWIN_PACKAGE}.{name}")
+    )
     try:
         fields = _bad_utf8_fields(twin.FromString(data))
     except message.DecodeError:

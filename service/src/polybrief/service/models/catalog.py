@@ -139,9 +139,20 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
     if not isinstance(entry, dict):
         raise CatalogError(f"{where}: must be a table")
     known = {
-        "id", "family", "source", "revision", "license", "tasks", "pairs", "languages",
-        "summary_languages", "preload", "max_input_tokens", "summary_prefix",
-        "translate_prefix", "generation",
+        "id",
+        "family",
+        "source",
+        "revision",
+        "license",
+        "tasks",
+        "pairs",
+        "languages",
+        "summary_languages",
+        "preload",
+        "max_input_tokens",
+        "summary_prefix",
+        "translate_prefix",
+        "generation",
     }
     unknown = set(entry) - known
     if unknown:

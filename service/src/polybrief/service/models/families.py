@@ -18,34 +18,137 @@ from polybrief.service.models.catalog import ModelSpec
 
 # ISO 639-1 → mBART-50 codes (all 52 languages of mBART-50).
 MBART50_CODES = {
-    "ar": "ar_AR", "cs": "cs_CZ", "de": "de_DE", "en": "en_XX", "es": "es_XX", "et": "et_EE",
-    "fi": "fi_FI", "fr": "fr_XX", "gu": "gu_IN", "hi": "hi_IN", "it": "it_IT", "ja": "ja_XX",
-    "kk": "kk_KZ", "ko": "ko_KR", "lt": "lt_LT", "lv": "lv_LV", "my": "my_MM", "ne": "ne_NP",
-    "nl": "nl_XX", "ro": "ro_RO", "ru": "ru_RU", "si": "si_LK", "tr": "tr_TR", "vi": "vi_VN",
-    "zh": "zh_CN", "af": "af_ZA", "az": "az_AZ", "bn": "bn_IN", "fa": "fa_IR", "he": "he_IL",
-    "hr": "hr_HR", "id": "id_ID", "ka": "ka_GE", "km": "km_KH", "mk": "mk_MK", "ml": "ml_IN",
-    "mn": "mn_MN", "mr": "mr_IN", "pl": "pl_PL", "ps": "ps_AF", "pt": "pt_XX", "sv": "sv_SE",
-    "sw": "sw_KE", "ta": "ta_IN", "te": "te_IN", "th": "th_TH", "tl": "tl_XX", "uk": "uk_UA",
-    "ur": "ur_PK", "xh": "xh_ZA", "gl": "gl_ES", "sl": "sl_SI",
+    "ar": "ar_AR",
+    "cs": "cs_CZ",
+    "de": "de_DE",
+    "en": "en_XX",
+    "es": "es_XX",
+    "et": "et_EE",
+    "fi": "fi_FI",
+    "fr": "fr_XX",
+    "gu": "gu_IN",
+    "hi": "hi_IN",
+    "it": "it_IT",
+    "ja": "ja_XX",
+    "kk": "kk_KZ",
+    "ko": "ko_KR",
+    "lt": "lt_LT",
+    "lv": "lv_LV",
+    "my": "my_MM",
+    "ne": "ne_NP",
+    "nl": "nl_XX",
+    "ro": "ro_RO",
+    "ru": "ru_RU",
+    "si": "si_LK",
+    "tr": "tr_TR",
+    "vi": "vi_VN",
+    "zh": "zh_CN",
+    "af": "af_ZA",
+    "az": "az_AZ",
+    "bn": "bn_IN",
+    "fa": "fa_IR",
+    "he": "he_IL",
+    "hr": "hr_HR",
+    "id": "id_ID",
+    "ka": "ka_GE",
+    "km": "km_KH",
+    "mk": "mk_MK",
+    "ml": "ml_IN",
+    "mn": "mn_MN",
+    "mr": "mr_IN",
+    "pl": "pl_PL",
+    "ps": "ps_AF",
+    "pt": "pt_XX",
+    "sv": "sv_SE",
+    "sw": "sw_KE",
+    "ta": "ta_IN",
+    "te": "te_IN",
+    "th": "th_TH",
+    "tl": "tl_XX",
+    "uk": "uk_UA",
+    "ur": "ur_PK",
+    "xh": "xh_ZA",
+    "gl": "gl_ES",
+    "sl": "sl_SI",
 }
 
 # ISO 639-1 → NLLB-200 (FLORES-200) codes for the major languages.
 NLLB_CODES = {
-    "af": "afr_Latn", "am": "amh_Ethi", "ar": "arb_Arab", "az": "azj_Latn", "be": "bel_Cyrl",
-    "bg": "bul_Cyrl", "bn": "ben_Beng", "bs": "bos_Latn", "ca": "cat_Latn", "cs": "ces_Latn",
-    "cy": "cym_Latn", "da": "dan_Latn", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn",
-    "es": "spa_Latn", "et": "est_Latn", "eu": "eus_Latn", "fa": "pes_Arab", "fi": "fin_Latn",
-    "fr": "fra_Latn", "ga": "gle_Latn", "gl": "glg_Latn", "gu": "guj_Gujr", "he": "heb_Hebr",
-    "hi": "hin_Deva", "hr": "hrv_Latn", "hu": "hun_Latn", "hy": "hye_Armn", "id": "ind_Latn",
-    "is": "isl_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "ka": "kat_Geor", "kk": "kaz_Cyrl",
-    "km": "khm_Khmr", "kn": "kan_Knda", "ko": "kor_Hang", "lt": "lit_Latn", "lv": "lvs_Latn",
-    "mk": "mkd_Cyrl", "ml": "mal_Mlym", "mn": "khk_Cyrl", "mr": "mar_Deva", "ms": "zsm_Latn",
-    "my": "mya_Mymr", "ne": "npi_Deva", "nl": "nld_Latn", "no": "nob_Latn", "pa": "pan_Guru",
-    "pl": "pol_Latn", "ps": "pbt_Arab", "pt": "por_Latn", "ro": "ron_Latn", "ru": "rus_Cyrl",
-    "si": "sin_Sinh", "sk": "slk_Latn", "sl": "slv_Latn", "so": "som_Latn", "sq": "als_Latn",
-    "sr": "srp_Cyrl", "sv": "swe_Latn", "sw": "swh_Latn", "ta": "tam_Taml", "te": "tel_Telu",
-    "th": "tha_Thai", "tl": "tgl_Latn", "tr": "tur_Latn", "uk": "ukr_Cyrl", "ur": "urd_Arab",
-    "uz": "uzn_Latn", "vi": "vie_Latn", "xh": "xho_Latn", "yo": "yor_Latn", "zh": "zho_Hans",
+    "af": "afr_Latn",
+    "am": "amh_Ethi",
+    "ar": "arb_Arab",
+    "az": "azj_Latn",
+    "be": "bel_Cyrl",
+    "bg": "bul_Cyrl",
+    "bn": "ben_Beng",
+    "bs": "bos_Latn",
+    "ca": "cat_Latn",
+    "cs": "ces_Latn",
+    "cy": "cym_Latn",
+    "da": "dan_Latn",
+    "de": "deu_Latn",
+    "el": "ell_Grek",
+    "en": "eng_Latn",
+    "es": "spa_Latn",
+    "et": "est_Latn",
+    "eu": "eus_Latn",
+    "fa": "pes_Arab",
+    "fi": "fin_Latn",
+    "fr": "fra_Latn",
+    "ga": "gle_Latn",
+    "gl": "glg_Latn",
+    "gu": "guj_Gujr",
+    "he": "heb_Hebr",
+    "hi": "hin_Deva",
+    "hr": "hrv_Latn",
+    "hu": "hun_Latn",
+    "hy": "hye_Armn",
+    "id": "ind_Latn",
+    "is": "isl_Latn",
+    "it": "ita_Latn",
+    "ja": "jpn_Jpan",
+    "ka": "kat_Geor",
+    "kk": "kaz_Cyrl",
+    "km": "khm_Khmr",
+    "kn": "kan_Knda",
+    "ko": "kor_Hang",
+    "lt": "lit_Latn",
+    "lv": "lvs_Latn",
+    "mk": "mkd_Cyrl",
+    "ml": "mal_Mlym",
+    "mn": "khk_Cyrl",
+    "mr": "mar_Deva",
+    "ms": "zsm_Latn",
+    "my": "mya_Mymr",
+    "ne": "npi_Deva",
+    "nl": "nld_Latn",
+    "no": "nob_Latn",
+    "pa": "pan_Guru",
+    "pl": "pol_Latn",
+    "ps": "pbt_Arab",
+    "pt": "por_Latn",
+    "ro": "ron_Latn",
+    "ru": "rus_Cyrl",
+    "si": "sin_Sinh",
+    "sk": "slk_Latn",
+    "sl": "slv_Latn",
+    "so": "som_Latn",
+    "sq": "als_Latn",
+    "sr": "srp_Cyrl",
+    "sv": "swe_Latn",
+    "sw": "swh_Latn",
+    "ta": "tam_Taml",
+    "te": "tel_Telu",
+    "th": "tha_Thai",
+    "tl": "tgl_Latn",
+    "tr": "tur_Latn",
+    "uk": "ukr_Cyrl",
+    "ur": "urd_Arab",
+    "uz": "uzn_Latn",
+    "vi": "vie_Latn",
+    "xh": "xho_Latn",
+    "yo": "yor_Latn",
+    "zh": "zho_Hans",
     "zu": "zul_Latn",
 }
 
@@ -72,7 +175,14 @@ class FamilyAdapter(Protocol):
     ) -> Prepared: ...
 
     def count_tokens(
-        self, tokenizer: Any, spec: ModelSpec, text: str, *, task: str, source: str, target: str | None
+        self,
+        tokenizer: Any,
+        spec: ModelSpec,
+        text: str,
+        *,
+        task: str,
+        source: str,
+        target: str | None,
     ) -> int: ...
 
 
@@ -96,7 +206,9 @@ class PlainFamily:
     def _text(self, spec: ModelSpec, text: str, task: str, source: str, target: str | None) -> str:
         return text
 
-    def _check(self, tokenizer: Any, spec: ModelSpec, task: str, source: str, target: str | None) -> None:
+    def _check(
+        self, tokenizer: Any, spec: ModelSpec, task: str, source: str, target: str | None
+    ) -> None:
         if task == "translate" and target is not None and not spec.serves_pair(source, target):
             raise UnsupportedRoute(f"model {spec.id!r} does not translate {source}→{target}")
 
@@ -104,16 +216,27 @@ class PlainFamily:
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str
     ) -> Prepared:
         self._check(tokenizer, spec, "translate", source, target)
-        return Prepared(_encode(tokenizer, [self._text(spec, t, "translate", source, target) for t in texts]))
+        return Prepared(
+            _encode(tokenizer, [self._text(spec, t, "translate", source, target) for t in texts])
+        )
 
     def prepare_summary(
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], language: str
     ) -> Prepared:
         self._check(tokenizer, spec, "summarize", language, None)
-        return Prepared(_encode(tokenizer, [self._text(spec, t, "summarize", language, None) for t in texts]))
+        return Prepared(
+            _encode(tokenizer, [self._text(spec, t, "summarize", language, None) for t in texts])
+        )
 
     def count_tokens(
-        self, tokenizer: Any, spec: ModelSpec, text: str, *, task: str, source: str, target: str | None
+        self,
+        tokenizer: Any,
+        spec: ModelSpec,
+        text: str,
+        *,
+        task: str,
+        source: str,
+        target: str | None,
     ) -> int:
         return len(tokenizer(self._text(spec, text, task, source, target))["input_ids"])
 
@@ -146,7 +269,14 @@ class MarianFamily(PlainFamily):
         return super().prepare_translation(tokenizer, spec, texts, source, target)
 
     def count_tokens(
-        self, tokenizer: Any, spec: ModelSpec, text: str, *, task: str, source: str, target: str | None
+        self,
+        tokenizer: Any,
+        spec: ModelSpec,
+        text: str,
+        *,
+        task: str,
+        source: str,
+        target: str | None,
     ) -> int:
         if target:
             self._remember(tokenizer, spec, target)
@@ -163,7 +293,7 @@ class MarianFamily(PlainFamily):
 
 
 class PromptFamily(PlainFamily):
-    """T5 and mT5: the task is a text prompt (``summarize: ``, ``translate English to German: ``)."""
+    """T5 and mT5: the task is a text prompt ("summarize: ", "translate English to German: ")."""
 
     def _text(self, spec: ModelSpec, text: str, task: str, source: str, target: str | None) -> str:
         if task == "summarize":
@@ -193,7 +323,9 @@ class LanguageTokenFamily:
         token = self.template.format(code) if code else None
         token_id = _token_id(tokenizer, token) if token else None
         if token_id is None:
-            raise UnsupportedRoute(f"the {self.name} tokenizer has no language token for {language!r}")
+            raise UnsupportedRoute(
+                f"the {self.name} tokenizer has no language token for {language!r}"
+            )
         return token_id
 
     def _ids(self, tokenizer: Any, text: str, source: str) -> list[int]:
@@ -227,7 +359,14 @@ class LanguageTokenFamily:
         return Prepared(self._batch(tokenizer, texts, language), {"forced_bos_token_id": forced})
 
     def count_tokens(
-        self, tokenizer: Any, spec: ModelSpec, text: str, *, task: str, source: str, target: str | None
+        self,
+        tokenizer: Any,
+        spec: ModelSpec,
+        text: str,
+        *,
+        task: str,
+        source: str,
+        target: str | None,
     ) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 2
 

@@ -145,7 +145,9 @@ class ModelRegistry:
         model.eval()
         seconds = time.perf_counter() - started
         window = input_window(spec, model.config, tokenizer)
-        log.info("loaded model %s from %s in %.2fs (window %d tokens)", spec.id, where, seconds, window)
+        log.info(
+            "loaded model %s from %s in %.2fs (window %d tokens)", spec.id, where, seconds, window
+        )
         return LoadedModel(
             spec=spec,
             tokenizer=tokenizer,

@@ -23,9 +23,15 @@ CORPUS_DIR = Path(__file__).with_name("tiny_corpus")
 WINDOW = 128
 LICENSE = "apache-2.0 (tiny random weights, built locally)"
 GENERATION = {"num_beams": 1, "do_sample": False, "max_new_tokens": 12, "min_new_tokens": 4}
-SIZE: dict[str, Any] = {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1,
-                        "encoder_attention_heads": 2, "decoder_attention_heads": 2,
-                        "encoder_ffn_dim": 64, "decoder_ffn_dim": 64}
+SIZE: dict[str, Any] = {
+    "d_model": 32,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+    "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2,
+    "encoder_ffn_dim": 64,
+    "decoder_ffn_dim": 64,
+}
 
 
 def corpus_lines() -> list[str]:
@@ -41,9 +47,16 @@ def _train_spm(lines: Iterable[str], **options: Any) -> tuple[bytes, Any]:
 
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(list(lines)), model_writer=model, vocab_size=700,
-        model_type="unigram", hard_vocab_limit=False, byte_fallback=True,
-        character_coverage=1.0, minloglevel=2, num_threads=1, **options,
+        sentence_iterator=iter(list(lines)),
+        model_writer=model,
+        vocab_size=700,
+        model_type="unigram",
+        hard_vocab_limit=False,
+        byte_fallback=True,
+        character_coverage=1.0,
+        minloglevel=2,
+        num_threads=1,
+        **options,
     )
     data = model.getvalue()
     processor = spm.SentencePieceProcessor(model_proto=data)
@@ -51,7 +64,10 @@ def _train_spm(lines: Iterable[str], **options: Any) -> tuple[bytes, Any]:
 
 
 def _pieces(processor: Any) -> list[tuple[str, float]]:
-    return [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
+    return [
+        (processor.id_to_piece(i), processor.get_score(i))
+        for i in range(processor.get_piece_size())
+    ]
 
 
 def _quiet_special_outputs(model: Any, token_ids: Iterable[int]) -> None:
@@ -82,7 +98,9 @@ def _specials(tokenizer: Any, keep: Iterable[int] = ()) -> list[int]:
     return [i for i in tokenizer.all_special_ids if i not in kept]
 
 
-def _marian(out: Path, spm_bytes: bytes, processor: Any, pair: tuple[str, str], targets: list[str]) -> None:
+def _marian(
+    out: Path, spm_bytes: bytes, processor: Any, pair: tuple[str, str], targets: list[str]
+) -> None:
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
     out.mkdir(parents=True, exist_ok=True)
@@ -97,14 +115,24 @@ def _marian(out: Path, spm_bytes: bytes, processor: Any, pair: tuple[str, str], 
     vocab["<pad>"] = len(vocab)  # last id, as in real opus-mt (CTranslate2 expects it)
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tokenizer = MarianTokenizer(
-        str(out / "source.spm"), str(out / "target.spm"), str(out / "vocab.json"),
-        source_lang=pair[0], target_lang=pair[1], model_max_length=WINDOW,
+        str(out / "source.spm"),
+        str(out / "target.spm"),
+        str(out / "vocab.json"),
+        source_lang=pair[0],
+        target_lang=pair[1],
+        model_max_length=WINDOW,
     )
     pad = vocab["<pad>"]
     config = MarianConfig(
-        vocab_size=len(vocab), decoder_vocab_size=len(vocab), max_position_embeddings=WINDOW,
-        pad_token_id=pad, eos_token_id=vocab["</s>"], decoder_start_token_id=pad,
-        forced_eos_token_id=vocab["</s>"], share_encoder_decoder_embeddings=True, **SIZE,
+        vocab_size=len(vocab),
+        decoder_vocab_size=len(vocab),
+        max_position_embeddings=WINDOW,
+        pad_token_id=pad,
+        eos_token_id=vocab["</s>"],
+        decoder_start_token_id=pad,
+        forced_eos_token_id=vocab["</s>"],
+        share_encoder_decoder_embeddings=True,
+        **SIZE,
     )
     model = MarianMTModel(config)
     _save(out, model, tokenizer, [pad, vocab["<unk>"], *(vocab[t] for t in targets)])
@@ -122,13 +150,20 @@ def _m2m100(out: Path, spm_bytes: bytes, processor: Any) -> None:
     from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
 
     tokenizer = M2M100Tokenizer(
-        str(out / "vocab.json"), str(out / "sentencepiece.bpe.model"), model_max_length=WINDOW,
+        str(out / "vocab.json"),
+        str(out / "sentencepiece.bpe.model"),
+        model_max_length=WINDOW,
         additional_special_tokens=[f"__{c}__" for c in FAIRSEQ_LANGUAGE_CODES["m2m100"]],
     )
     lang_ids = list(tokenizer.lang_token_to_id.values())
     config = M2M100Config(
-        vocab_size=max(lang_ids) + 1, max_position_embeddings=WINDOW, pad_token_id=1,
-        bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, **SIZE,
+        vocab_size=max(lang_ids) + 1,
+        max_position_embeddings=WINDOW,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        **SIZE,
     )
     model = M2M100ForConditionalGeneration(config)
     _save(out, model, tokenizer, [0, 1, 3, *lang_ids])
@@ -145,9 +180,13 @@ def _nllb(out: Path, spm_bytes: bytes) -> None:
         str(out), additional_special_tokens=list(FAIRSEQ_LANGUAGE_CODES), model_max_length=WINDOW
     )
     config = M2M100Config(
-        vocab_size=len(tokenizer), max_position_embeddings=WINDOW, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.eos_token_id, **SIZE,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=WINDOW,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+        **SIZE,
     )
     model = M2M100ForConditionalGeneration(config)
     _save(out, model, tokenizer, _specials(tokenizer))
@@ -156,26 +195,51 @@ def _nllb(out: Path, spm_bytes: bytes) -> None:
 def _mbart50(out: Path, processor: Any) -> None:
     from transformers import MBart50Tokenizer, MBartConfig, MBartForConditionalGeneration
 
-    tokenizer = MBart50Tokenizer(vocab=_pieces(processor), src_lang="en_XX", tgt_lang="fr_XX",
-                                 model_max_length=WINDOW)
+    tokenizer = MBart50Tokenizer(
+        vocab=_pieces(processor), src_lang="en_XX", tgt_lang="fr_XX", model_max_length=WINDOW
+    )
     config = MBartConfig(
-        vocab_size=len(tokenizer), max_position_embeddings=WINDOW, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.eos_token_id, **SIZE,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=WINDOW,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+        **SIZE,
     )
     model = MBartForConditionalGeneration(config)
     _save(out, model, tokenizer, _specials(tokenizer))
 
 
 def _t5(out: Path, processor: Any, multilingual: bool) -> None:
-    from transformers import MT5Config, MT5ForConditionalGeneration, T5Config, T5ForConditionalGeneration, T5Tokenizer
+    from transformers import (
+        MT5Config,
+        MT5ForConditionalGeneration,
+        T5Config,
+        T5ForConditionalGeneration,
+        T5Tokenizer,
+    )
 
     tokenizer = T5Tokenizer(vocab=_pieces(processor), extra_ids=0, model_max_length=WINDOW)
-    config_class, model_class = (MT5Config, MT5ForConditionalGeneration) if multilingual else (T5Config, T5ForConditionalGeneration)
+    config_class: Any
+    model_class: Any
+    config_class, model_class = (
+        (MT5Config, MT5ForConditionalGeneration)
+        if multilingual
+        else (T5Config, T5ForConditionalGeneration)
+    )
     config = config_class(
-        vocab_size=len(tokenizer), d_model=32, d_ff=64, d_kv=16, num_layers=1, num_decoder_layers=1,
-        num_heads=2, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id, tie_word_embeddings=not multilingual,
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_ff=64,
+        d_kv=16,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=not multilingual,
     )
     model = model_class(config)
     _save(out, model, tokenizer, _specials(tokenizer))
@@ -187,11 +251,17 @@ def _pegasus(out: Path, processor: Any) -> None:
     # Pegasus layout: <pad>, </s>, two mask tokens, <unk_2>..<unk_102>, then the pieces.
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<mask_1>", 0.0), ("<mask_2>", 0.0)]
     vocab += [(f"<unk_{i}>", -100.0) for i in range(2, 103)]
-    vocab += [("<unk>", 0.0)] + [p for p in _pieces(processor) if p[0] not in ("<unk>", "<s>", "</s>")]
+    vocab += [("<unk>", 0.0)] + [
+        p for p in _pieces(processor) if p[0] not in ("<unk>", "<s>", "</s>")
+    ]
     tokenizer = PegasusTokenizer(vocab=vocab, model_max_length=WINDOW)
     config = PegasusConfig(
-        vocab_size=len(tokenizer), max_position_embeddings=WINDOW, pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id, **SIZE,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=WINDOW,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        **SIZE,
     )
     model = PegasusForConditionalGeneration(config)
     _save(out, model, tokenizer, _specials(tokenizer))
@@ -203,21 +273,40 @@ def _bart(out: Path, lines: list[str]) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(lines, vocab_size=1000, min_frequency=1,
-                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    bpe.train_from_iterator(
+        lines,
+        vocab_size=1000,
+        min_frequency=1,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        show_progress=False,
+    )
     bpe.save_model(str(out))
-    tokenizer = BartTokenizer(str(out / "vocab.json"), str(out / "merges.txt"), model_max_length=WINDOW)
+    tokenizer = BartTokenizer(
+        str(out / "vocab.json"), str(out / "merges.txt"), model_max_length=WINDOW
+    )
     config = BartConfig(
-        vocab_size=len(tokenizer), max_position_embeddings=WINDOW, pad_token_id=1, bos_token_id=0,
-        eos_token_id=2, decoder_start_token_id=2, forced_bos_token_id=None, **SIZE,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=WINDOW,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        **SIZE,
     )
     model = BartForConditionalGeneration(config)
     _save(out, model, tokenizer, _specials(tokenizer))
 
 
 def _entry(model_id: str, family: str, **fields: Any) -> str:
-    lines = ["[[models]]", f'id = "{model_id}"', f'family = "{family}"', f'source = "./{model_id}"',
-             f'license = "{LICENSE}"', "preload = true", f"max_input_tokens = {WINDOW}"]
+    lines = [
+        "[[models]]",
+        f'id = "{model_id}"',
+        f'family = "{family}"',
+        f'source = "./{model_id}"',
+        f'license = "{LICENSE}"',
+        "preload = true",
+        f"max_input_tokens = {WINDOW}",
+    ]
     lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in fields.items()]
     lines.append("[models.generation]")
     lines += [f"{key} = {json.dumps(value)}" for key, value in GENERATION.items()]
@@ -249,31 +338,61 @@ def make_tiny(out_dir: Path) -> Path:
     build("tiny-pegasus", _pegasus, processor)
     entries.append(_entry("tiny-pegasus", "pegasus", tasks=["summarize"], summary_languages=["en"]))
     build("tiny-t5", _t5, t5_processor, False)
-    entries.append(_entry(
-        "tiny-t5", "t5", tasks=["summarize", "translate"], summary_languages=["en"],
-        pairs=[["en", "de"]], summary_prefix="summarize: ",
-        translate_prefix="translate {source_name} to {target_name}: ",
-    ))
+    entries.append(
+        _entry(
+            "tiny-t5",
+            "t5",
+            tasks=["summarize", "translate"],
+            summary_languages=["en"],
+            pairs=[["en", "de"]],
+            summary_prefix="summarize: ",
+            translate_prefix="translate {source_name} to {target_name}: ",
+        )
+    )
     build("tiny-mt5", _t5, t5_processor, True)
-    entries.append(_entry("tiny-mt5", "mt5", tasks=["summarize"],
-                          summary_languages=["en", "fr", "ru", "es", "de"]))
+    entries.append(
+        _entry(
+            "tiny-mt5", "mt5", tasks=["summarize"], summary_languages=["en", "fr", "ru", "es", "de"]
+        )
+    )
     for source, target in MARIAN_PAIRS:
         model_id = f"tiny-marian-{source}-{target}"
         build(model_id, _marian, spm_bytes, processor, (source, target), [])
         entries.append(_entry(model_id, "marian", tasks=["translate"], pairs=[[source, target]]))
-    build("tiny-marian-en-mul", _marian, spm_bytes, processor, ("en", "mul"), [">>ita<<", ">>por<<", ">>fra<<"])
-    entries.append(_entry("tiny-marian-en-mul", "marian", tasks=["translate"],
-                          pairs=[["en", "it"], ["en", "pt"], ["en", "fr"]]))
+    build(
+        "tiny-marian-en-mul",
+        _marian,
+        spm_bytes,
+        processor,
+        ("en", "mul"),
+        [">>ita<<", ">>por<<", ">>fra<<"],
+    )
+    entries.append(
+        _entry(
+            "tiny-marian-en-mul",
+            "marian",
+            tasks=["translate"],
+            pairs=[["en", "it"], ["en", "pt"], ["en", "fr"]],
+        )
+    )
     build("tiny-m2m100", _m2m100, spm_bytes, processor)
-    entries.append(_entry("tiny-m2m100", "m2m100", tasks=["translate"], languages=["en", "fr", "ru"]))
+    entries.append(
+        _entry("tiny-m2m100", "m2m100", tasks=["translate"], languages=["en", "fr", "ru"])
+    )
     build("tiny-nllb", _nllb, spm_bytes)
-    entries.append(_entry("tiny-nllb", "nllb", tasks=["translate"], languages=["en", "fr", "ru", "uk"]))
+    entries.append(
+        _entry("tiny-nllb", "nllb", tasks=["translate"], languages=["en", "fr", "ru", "uk"])
+    )
     build("tiny-mbart50", _mbart50, processor)
-    entries.append(_entry("tiny-mbart50", "mbart50", tasks=["translate"], languages=["en", "fr", "ru", "ja"]))
+    entries.append(
+        _entry("tiny-mbart50", "mbart50", tasks=["translate"], languages=["en", "fr", "ru", "ja"])
+    )
 
     catalog = out_dir / "catalog.toml"
-    header = ('# Tiny random-weight models of every family, written by `polybrief models make-tiny`.\n'
-              '# Their output is meaningless; they exercise loading, routing and language logic.\n'
-              'pivot_language = "en"\n\n')
+    header = (
+        "# Tiny random-weight models of every family, written by `polybrief models make-tiny`.\n"
+        "# Their output is meaningless; they exercise loading, routing and language logic.\n"
+        'pivot_language = "en"\n\n'
+    )
     catalog.write_text(header + "\n".join(entries), encoding="utf-8")
     return catalog

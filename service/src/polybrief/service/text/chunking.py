@@ -70,7 +70,8 @@ def pack(sentences: Sequence[str], count_tokens: Counter, max_tokens: int) -> li
         if count_tokens(sentence) > max_tokens:
             flush()
             chunks.extend(
-                Chunk(piece, (index,)) for piece in _split_sentence(sentence, count_tokens, max_tokens)
+                Chunk(piece, (index,))
+                for piece in _split_sentence(sentence, count_tokens, max_tokens)
             )
             continue
         candidate = f"{text} {sentence}" if text else sentence

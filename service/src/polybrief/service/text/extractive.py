@@ -4,6 +4,7 @@ mild lead bias for news, then taken whole, in their original order, within a wor
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -21,7 +22,7 @@ def _tokens(sentence: str) -> list[str]:
     text = sentence.casefold()
     if _NO_SPACE_SCRIPT.search(text):
         chars = [c for c in text if c.isalnum()]
-        return [a + b for a, b in zip(chars, chars[1:], strict=False)] or chars
+        return [a + b for a, b in itertools.pairwise(chars)] or chars
     return _WORD.findall(text)
 
 
