@@ -158,11 +158,9 @@ def detect(
     if json_out:
         out.print_json(render.as_json(found))
         return
-    for text, d in zip(texts, found, strict=True):
-        out.print(
-            "\t".join((d.language or "?", f"{d.confidence:.2f}", _trust(d.reliable), text[:60])),
-            markup=False,
-            highlight=False,
+    for text, d in zip(texts, found, strict=True):  # tab-separated, for scripts
+        typer.echo(
+            "\t".join((d.language or "?", f"{d.confidence:.2f}", _trust(d.reliable), text[:60]))
         )
 
 
