@@ -95,3 +95,100 @@ def test_listing_reports_not_installed(offline_server: ServerThread) -> None:
         "missing-summariser": "not_installed",
         "missing-en-fr": "not_installed",
     }
+
+
+def test_make_demo_script_runs_offline_to_the_end() -> None:
+    """`make demo` on a machine with no cached models: extractive brief, clear pull hints."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("POLYBRIEF_CATALOG", None)
+    done = subprocess.run(
+        ["bash", "scripts/demo.sh"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "en · extractive" in done.stdout
+    assert "extractive fallback" in done.stdout
+    assert "polybrief models pull opus-mt-en-fr" in done.stdout
+    assert "polybrief models pull opus-mt-en-ru" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "demo finished" in done.stdout
+
+
+def test_async_client_against_the_server(server_address: str) -> None:
+    import asyncio
+
+    from polybrief.client import AsyncClient
+
+    async def run() -> None:
+        async with AsyncClient(server_address, timeout=60) as client:
+            assert await client.health() == "SERVING"
+            result = await client.summarize(
+                "The navy sailed to Syria at dawn on Tuesday.", source="en"
+            )
+            assert result.briefs[0].route.steps[0].model == "tiny-bart"
+            translations = await client.translate(
+                ["Hello friends.", "Good morning."], to="fr", source="en"
+            )
+            assert [t.route.kind for t in translations] == ["direct", "direct"]
+            assert (await client.detect("Bonjour à tous, comment allez-vous aujourd'hui ?"))[
+                0
+            ].language == "fr"
+            assert len((await client.capabilities()).models) == 14
+
+    asyncio.run(run())
+
+
+def test_health_answers_while_inference_runs(tiny_server: ServerThread) -> None:
+    """Inference runs on worker threads, never on the event loop."""
+    import threading
+    import time
+
+    texts = [
+        " ".join(f"Sentence {k}-{i} about the navy and its allies." for i in range(300))
+        for k in range(5)
+    ]
+    latencies: list[float] = []
+    with Client(tiny_server.address, timeout=120) as client:
+        results: list[object] = []
+        worker = threading.Thread(
+            target=lambda: results.extend(client.translate(texts, to="fr", source="en"))
+        )
+        worker.start()
+        while worker.is_alive():
+            started = time.monotonic()
+            assert client.health(timeout=5) == "SERVING"
+            latencies.append(time.monotonic() - started)
+            time.sleep(0.05)
+        worker.join()
+    assert len(results) == 5
+    assert len(latencies) >= 3  # probed while the translation was running
+    assert max(latencies) < 1.0
+
+
+def test_pull_without_network_fails_cleanly(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "polybrief"), "models", "pull", "opus-mt-en-fr"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "opus-mt-en-fr: FAILED" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -145,6 +146,9 @@ class ModelRegistry:
         model.eval()
         seconds = time.perf_counter() - started
         window = input_window(spec, model.config, tokenizer)
+        # The engine chunks every input to `window` itself; this stops the tokenizer from
+        # warning about over-long text while chunks are being measured.
+        tokenizer.model_max_length = sys.maxsize
         log.info(
             "loaded model %s from %s in %.2fs (window %d tokens)", spec.id, where, seconds, window
         )
