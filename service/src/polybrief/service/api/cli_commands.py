@@ -34,32 +34,32 @@ def _settings(**flags: Any) -> Settings:
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Bind address [env POLYBRIEF_HOST; default 127.0.0.1]")
+        str | None, typer.Option(help="Bind address (env POLYBRIEF_HOST; default 127.0.0.1)")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port [env POLYBRIEF_PORT; default 50051]")
+        int | None, typer.Option(help="Port (env POLYBRIEF_PORT; default 50051)")
     ] = None,
     catalog: Annotated[
-        Path | None, typer.Option(help="Catalogue TOML [env POLYBRIEF_CATALOG; default: shipped]")
+        Path | None, typer.Option(help="Catalogue TOML (env POLYBRIEF_CATALOG; default: shipped)")
     ] = None,
     allow_download: Annotated[
         bool | None,
         typer.Option(
             "--allow-download/--offline",
             help="Fetch missing models from the hub "
-            "[env POLYBRIEF_ALLOW_DOWNLOAD; default offline]",
+            "(env POLYBRIEF_ALLOW_DOWNLOAD; default offline)",
         ),
     ] = None,
     threads: Annotated[
         int | None,
-        typer.Option(help="torch threads [env POLYBRIEF_INFERENCE_THREADS; default: cores]"),
+        typer.Option(help="torch threads (env POLYBRIEF_INFERENCE_THREADS; default: cores)"),
     ] = None,
     max_loaded_models: Annotated[
         int | None,
-        typer.Option(help="Models kept in memory [env POLYBRIEF_MAX_LOADED_MODELS; default 6]"),
+        typer.Option(help="Models kept in memory (env POLYBRIEF_MAX_LOADED_MODELS; default 6)"),
     ] = None,
     log_level: Annotated[
-        str | None, typer.Option(help="Logging level [env POLYBRIEF_LOG_LEVEL; default INFO]")
+        str | None, typer.Option(help="Logging level (env POLYBRIEF_LOG_LEVEL; default INFO)")
     ] = None,
 ) -> None:
     """Run the gRPC server until SIGTERM/SIGINT."""
