@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 import pycountry
 
@@ -28,26 +29,22 @@ def normalize_code(raw: str) -> str:
         raise LanguageCodeError(
             f"{raw!r} is not a language code; expected e.g. 'en', 'fr', 'pt-BR'"
         )
-    primary = match.group(1).lower()
-    if len(primary) == 2:
-        language = pycountry.languages.get(alpha_2=primary)
-    else:
-        language = pycountry.languages.get(alpha_3=primary)
-    if language is None:
-        raise LanguageCodeError(f"unknown language code {primary!r}")
+    language = _lookup(match.group(1).lower())
     return str(getattr(language, "alpha_2", None) or language.alpha_3)
+
+
+def _lookup(code: str) -> Any:
+    key = "alpha_2" if len(code) == 2 else "alpha_3"
+    language = pycountry.languages.get(**{key: code})
+    if language is None:
+        raise LanguageCodeError(f"unknown language code {code!r}")
+    return language
 
 
 @functools.lru_cache(maxsize=1024)
 def language_name(code: str) -> str:
     """English name of a normalised code: ``"el"`` → ``"Greek"``."""
-    primary = normalize_code(code)
-    if len(primary) == 2:
-        language = pycountry.languages.get(alpha_2=primary)
-    else:
-        language = pycountry.languages.get(alpha_3=primary)
-    if language is None:
-        raise LanguageCodeError(f"unknown language code {code!r}")
+    language = _lookup(normalize_code(code))
     name = str(language.name).split(";")[0]
     name = re.sub(r"\s*\(.*?\)", "", name).strip()
     return name.removeprefix("Modern ").strip()

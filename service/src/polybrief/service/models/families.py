@@ -203,7 +203,9 @@ class PlainFamily:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def _text(self, spec: ModelSpec, text: str, task: str, source: str, target: str | None) -> str:
+    def _text(
+        self, tokenizer: Any, spec: ModelSpec, text: str, task: str, source: str, target: str | None
+    ) -> str:
         return text
 
     def _check(
@@ -217,7 +219,10 @@ class PlainFamily:
     ) -> Prepared:
         self._check(tokenizer, spec, "translate", source, target)
         return Prepared(
-            _encode(tokenizer, [self._text(spec, t, "translate", source, target) for t in texts])
+            _encode(
+                tokenizer,
+                [self._text(tokenizer, spec, t, "translate", source, target) for t in texts],
+            )
         )
 
     def prepare_summary(
@@ -225,7 +230,10 @@ class PlainFamily:
     ) -> Prepared:
         self._check(tokenizer, spec, "summarize", language, None)
         return Prepared(
-            _encode(tokenizer, [self._text(spec, t, "summarize", language, None) for t in texts])
+            _encode(
+                tokenizer,
+                [self._text(tokenizer, spec, t, "summarize", language, None) for t in texts],
+            )
         )
 
     def count_tokens(
@@ -238,15 +246,20 @@ class PlainFamily:
         source: str,
         target: str | None,
     ) -> int:
-        return len(tokenizer(self._text(spec, text, task, source, target))["input_ids"])
+        return len(tokenizer(self._text(tokenizer, spec, text, task, source, target))["input_ids"])
 
 
 class MarianFamily(PlainFamily):
     """opus-mt: single-pair models take the text; multi-target ones a ``>>xxx<<`` token first."""
 
-    def _target_token(self, tokenizer: Any, spec: ModelSpec, target: str) -> str | None:
-        if len(spec.translation_pairs()) <= 1:
-            return None
+    def __init__(self) -> None:
+        super().__init__("marian")
+
+    def _text(
+        self, tokenizer: Any, spec: ModelSpec, text: str, task: str, source: str, target: str | None
+    ) -> str:
+        if target is None or len(spec.translation_pairs()) <= 1:
+            return text
         import pycountry
 
         candidates = [f">>{target}<<"]
@@ -255,47 +268,16 @@ class MarianFamily(PlainFamily):
             candidates.insert(0, f">>{language.alpha_3}<<")
         for token in candidates:
             if _token_id(tokenizer, token) is not None:
-                return token
+                return f"{token} {text}"
         raise UnsupportedRoute(f"model {spec.id!r} has no target-language token for {target!r}")
-
-    def _text(self, spec: ModelSpec, text: str, task: str, source: str, target: str | None) -> str:
-        prefix = self._prefixes.get((spec.id, target)) if target else None
-        return f"{prefix} {text}" if prefix else text
-
-    def prepare_translation(
-        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str
-    ) -> Prepared:
-        self._remember(tokenizer, spec, target)
-        return super().prepare_translation(tokenizer, spec, texts, source, target)
-
-    def count_tokens(
-        self,
-        tokenizer: Any,
-        spec: ModelSpec,
-        text: str,
-        *,
-        task: str,
-        source: str,
-        target: str | None,
-    ) -> int:
-        if target:
-            self._remember(tokenizer, spec, target)
-        return super().count_tokens(tokenizer, spec, text, task=task, source=source, target=target)
-
-    def __init__(self) -> None:
-        super().__init__("marian")
-        self._prefixes: dict[tuple[str, str], str | None] = {}
-
-    def _remember(self, tokenizer: Any, spec: ModelSpec, target: str) -> None:
-        key = (spec.id, target)
-        if key not in self._prefixes:
-            self._prefixes[key] = self._target_token(tokenizer, spec, target)
 
 
 class PromptFamily(PlainFamily):
     """T5 and mT5: the task is a text prompt ("summarize: ", "translate English to German: ")."""
 
-    def _text(self, spec: ModelSpec, text: str, task: str, source: str, target: str | None) -> str:
+    def _text(
+        self, tokenizer: Any, spec: ModelSpec, text: str, task: str, source: str, target: str | None
+    ) -> str:
         if task == "summarize":
             return f"{spec.summary_prefix}{text}"
         if not spec.translate_prefix:
