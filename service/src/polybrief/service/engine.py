@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from polybrief.service.batching import Batcher
+from polybrief.service.cache import TranslationCache
+from polybrief.service.context import NO_CONTEXT, CallContext
 from polybrief.service.domain import (
     Brief,
     Capabilities,
@@ -32,13 +35,16 @@ from polybrief.service.domain import (
     Translation,
 )
 from polybrief.service.errors import (
+    Cancelled,
+    DeadlineExpired,
     InvalidRequest,
     ModelLoadFailed,
     ModelNotInstalled,
+    Overloaded,
     PolybriefError,
     UnsupportedRoute,
 )
-from polybrief.service.inference import summarize_sentences, translate_text
+from polybrief.service.inference import Runner, summarize_sentences, translate_text
 from polybrief.service.languages import language_name
 from polybrief.service.models.catalog import ModelSpec
 from polybrief.service.models.registry import ModelRegistry
@@ -74,25 +80,33 @@ class Engine:
         *,
         limits: Limits | None = None,
         detector: Detector = detect_language,
+        runner: Runner | None = None,
     ) -> None:
         self.registry = registry
+        self.runner = runner or Runner(Batcher(), TranslationCache(64 * 1024 * 1024))
         self.catalog = registry.catalog
         self.limits = limits or Limits()
         self.detector = detector
 
     # ----------------------------------------------------------------- translate
-    def translate(self, request: TranslateRequest) -> TranslateResult:
+    def close(self) -> None:
+        """Stops the inference thread; queued work fails with Overloaded."""
+        self.runner.batcher.close()
+
+    def translate(
+        self, request: TranslateRequest, context: CallContext = NO_CONTEXT
+    ) -> TranslateResult:
         """Translates every text; per-item routing problems are reported per item."""
         req = validate_translate(request, self.limits)
         forced = self._model_for(req.model, "translate", "model") if req.model else None
         results = [
-            self._translate_item(text, req.source_language, req.target_language, forced)
+            self._translate_item(text, req.source_language, req.target_language, forced, context)
             for text in req.texts
         ]
         return TranslateResult(tuple(results), req.target_language)
 
     def _translate_item(
-        self, text: str, source: str, target: str, forced: ModelSpec | None
+        self, text: str, source: str, target: str, forced: ModelSpec | None, context: CallContext
     ) -> Translation:
         detected = None
         if not source:
@@ -102,8 +116,8 @@ class Engine:
             return Translation(text, source, Route(RouteKind.IDENTITY), detected)
         try:
             plan = self._plan(source, target, forced, "model")
-            translated, route = self._run_plan(plan, text)
-        except InvalidRequest:
+            translated, route = self._run_plan(plan, text, context)
+        except (InvalidRequest, Cancelled, DeadlineExpired, Overloaded):
             raise
         except PolybriefError as exc:
             if isinstance(exc, ModelNotInstalled) and forced is not None:
@@ -119,11 +133,11 @@ class Engine:
                 raise InvalidRequest([FieldViolation(field, str(exc))]) from exc
             raise
 
-    def _run_plan(self, plan: Plan, text: str) -> tuple[str, Route]:
+    def _run_plan(self, plan: Plan, text: str, context: CallContext) -> tuple[str, Route]:
         steps: list[Step] = []
         for hop in plan.hops:
             loaded = self.registry.get(hop.spec.id)
-            result = translate_text(loaded, text, hop.source, hop.target)
+            result = translate_text(self.runner, loaded, text, hop.source, hop.target, context)
             text = result.text
             steps.append(
                 Step(StepKind.TRANSLATE, hop.spec.id, hop.source, hop.target, result.segments)
@@ -144,7 +158,9 @@ class Engine:
         return spec
 
     # ----------------------------------------------------------------- summarise
-    def summarize(self, request: SummarizeRequest) -> SummarizeResult:
+    def summarize(
+        self, request: SummarizeRequest, context: CallContext = NO_CONTEXT
+    ) -> SummarizeResult:
         """One brief per target language; the source is summarised once, then translated."""
         req = validate_summarize(request, self.limits)
         summary_model = self._model_for(req.model, "summarize", "model") if req.model else None
@@ -172,10 +188,10 @@ class Engine:
             )
         document = build_document(req.text, source)
         text, step, mode, reason, chunks, rounds = self._summary(
-            document, source, req.max_words, req.mode, summary_model
+            document, source, req.max_words, req.mode, summary_model, context
         )
         briefs = [
-            self._brief(text, step, mode, reason, source, target, translation_model)
+            self._brief(text, step, mode, reason, source, target, translation_model, context)
             for target in (req.target_languages or (source,))
         ]
         report = PipelineReport(
@@ -197,6 +213,7 @@ class Engine:
         max_words: int,
         mode: Mode,
         forced: ModelSpec | None,
+        context: CallContext,
     ) -> tuple[str, Step, Mode, str, int, int]:
         """(text, step, mode used, fallback reason, chunks summarised, reduce rounds)."""
         reason = ""
@@ -214,7 +231,9 @@ class Engine:
             for spec in usable:
                 try:
                     loaded = self.registry.get(spec.id)
-                    summary = summarize_sentences(loaded, document.sentences, language, max_words)
+                    summary = summarize_sentences(
+                        self.runner, loaded, document.sentences, language, max_words, context
+                    )
                 except (ModelNotInstalled, ModelLoadFailed) as exc:
                     if forced is not None:
                         raise
@@ -236,11 +255,12 @@ class Engine:
         source: str,
         target: str,
         forced: ModelSpec | None,
+        context: CallContext,
     ) -> Brief:
         try:
             plan = self._plan(source, target, forced, "translation_model")
-            text, route = self._run_plan(plan, summary)
-        except InvalidRequest:
+            text, route = self._run_plan(plan, summary, context)
+        except (InvalidRequest, Cancelled, DeadlineExpired, Overloaded):
             raise
         except PolybriefError as exc:
             if isinstance(exc, ModelNotInstalled) and forced is not None:

@@ -68,3 +68,11 @@ class Overloaded(PolybriefError):
     def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class Cancelled(PolybriefError):
+    """The caller went away; queued work for it was dropped."""
+
+
+class DeadlineExpired(PolybriefError):
+    """The call's deadline passed; queued work for it was dropped."""

@@ -9,13 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from polybrief.service.batching import Batcher
+from polybrief.service.cache import TranslationCache
+from polybrief.service.context import CallContext
+from polybrief.service.models.backends import Task
 from polybrief.service.models.registry import LoadedModel
 from polybrief.service.text.chunking import pack
 from polybrief.service.text.clean import has_letters
 from polybrief.service.text.extractive import extract
 from polybrief.service.text.segment import split_sentences
 
-BATCH_SIZE = 16
 MAX_REDUCE_ROUNDS = 4
 NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my"})
 _LINE_BREAKS = re.compile(r"(\n+)")
@@ -30,51 +33,45 @@ def sentence_joiner(language: str) -> str:
     return "" if language in NO_SPACE_LANGUAGES else " "
 
 
-def _generate(loaded: LoadedModel, prepared_inputs: Any, kwargs: dict[str, Any]) -> list[str]:
-    import torch
+class Runner:
+    """Runs segments on models through the shared batcher, with the translation cache."""
 
-    with torch.inference_mode():
-        output = loaded.model.generate(**prepared_inputs, **kwargs)
-    decoded = loaded.tokenizer.batch_decode(output, skip_special_tokens=True)
-    return [str(text).strip() for text in decoded]
+    def __init__(self, batcher: Batcher, cache: TranslationCache) -> None:
+        self.batcher = batcher
+        self.cache = cache
 
+    def translate(
+        self,
+        loaded: LoadedModel,
+        segments: Sequence[str],
+        source: str,
+        target: str,
+        context: CallContext,
+    ) -> list[str]:
+        """Translations of model-sized segments; repeated and cached segments cost nothing."""
+        keys = [self.cache.key(loaded.spec.id, source, target, s) for s in segments]
+        found = {key: self.cache.get(key) for key in dict.fromkeys(keys)}
+        missing = [s for s, key in zip(segments, keys, strict=True) if found[key] is None]
+        missing = list(dict.fromkeys(missing))
+        if missing:
+            task = Task("translate", source, target)
+            outputs = self.batcher.run(loaded.backend, loaded.spec.id, task, missing, context)
+            for segment, output in zip(missing, outputs, strict=True):
+                key = self.cache.key(loaded.spec.id, source, target, segment)
+                self.cache.put(key, output)
+                found[key] = output
+        return [str(found[key]) for key in keys]
 
-def _generation_settings(
-    loaded: LoadedModel, extra: dict[str, Any], max_new_tokens: int | None
-) -> dict[str, Any]:
-    settings: dict[str, Any] = dict(loaded.spec.generation)
-    if max_new_tokens is not None:
-        settings["max_new_tokens"] = min(
-            int(settings.get("max_new_tokens", max_new_tokens)), max_new_tokens
-        )
-    if "min_new_tokens" in settings and "max_new_tokens" in settings:
-        settings["min_new_tokens"] = min(
-            int(settings["min_new_tokens"]), int(settings["max_new_tokens"])
-        )
-    settings.update(extra)
-    return settings
-
-
-def translate_segments(
-    loaded: LoadedModel, segments: Sequence[str], source: str, target: str
-) -> list[str]:
-    """Translates model-sized segments; identical segments are computed once."""
-    unique = list(dict.fromkeys(segments))
-    order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
-    results: dict[str, str] = {}
-    with loaded.lock:
-        for start in range(0, len(order), BATCH_SIZE):
-            batch = [unique[i] for i in order[start : start + BATCH_SIZE]]
-            prepared = loaded.adapter.prepare_translation(
-                loaded.tokenizer, loaded.spec, batch, source, target
-            )
-            budget = None
-            if "max_new_tokens" not in loaded.spec.generation:
-                budget = int(prepared.inputs["input_ids"].shape[1]) * 2 + 16
-            settings = _generation_settings(loaded, prepared.generate_kwargs, budget)
-            for text, out in zip(batch, _generate(loaded, prepared.inputs, settings), strict=True):
-                results[text] = out
-    return [results[s] for s in segments]
+    def summarize(
+        self,
+        loaded: LoadedModel,
+        texts: Sequence[str],
+        language: str,
+        words: int,
+        context: CallContext,
+    ) -> list[str]:
+        task = Task("summarize", language, language, words_to_tokens(words))
+        return self.batcher.run(loaded.backend, loaded.spec.id, task, texts, context)
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,9 @@ class TranslatedText:
     segments: int
 
 
-def translate_text(loaded: LoadedModel, text: str, source: str, target: str) -> TranslatedText:
+def translate_text(
+    runner: Runner, loaded: LoadedModel, text: str, source: str, target: str, context: CallContext
+) -> TranslatedText:
     """Translates a text sentence by sentence, keeping its line and paragraph breaks.
 
     Lines without letters (numbers, emoji, rules) are kept unchanged. A sentence longer
@@ -110,28 +109,13 @@ def translate_text(loaded: LoadedModel, text: str, source: str, target: str) -> 
             pieces.extend(chunk.text for chunk in pack([sentence], count, window))
         layout.append(pieces)
         segments.extend(pieces)
-    translated = iter(translate_segments(loaded, segments, source, target))
+    translated = iter(runner.translate(loaded, segments, source, target, context))
     joiner = sentence_joiner(target)
     out = [
         part if isinstance(part, str) else joiner.join(next(translated) for _ in part)
         for part in layout
     ]
     return TranslatedText("".join(out), len(segments))
-
-
-def _summaries(loaded: LoadedModel, texts: Sequence[str], language: str, words: int) -> list[str]:
-    outputs: list[str] = []
-    with loaded.lock:
-        for start in range(0, len(texts), BATCH_SIZE):
-            batch = list(texts[start : start + BATCH_SIZE])
-            prepared = loaded.adapter.prepare_summary(
-                loaded.tokenizer, loaded.spec, batch, language
-            )
-            settings = _generation_settings(
-                loaded, prepared.generate_kwargs, words_to_tokens(words)
-            )
-            outputs.extend(_generate(loaded, prepared.inputs, settings))
-    return outputs
 
 
 @dataclass(frozen=True)
@@ -142,7 +126,12 @@ class Summary:
 
 
 def summarize_sentences(
-    loaded: LoadedModel, sentences: Sequence[str], language: str, max_words: int
+    runner: Runner,
+    loaded: LoadedModel,
+    sentences: Sequence[str],
+    language: str,
+    max_words: int,
+    context: CallContext,
 ) -> Summary:
     """Abstractive summary of any length of text by map-reduce over window-sized chunks.
 
@@ -165,7 +154,7 @@ def summarize_sentences(
     rounds = 0
     while True:
         rounds += 1
-        outputs = _summaries(loaded, chunks, language, max_words)
+        outputs = runner.summarize(loaded, chunks, language, max_words, context)
         if len(chunks) == 1:
             return Summary(outputs[0], mapped, rounds)
         partial = [s for out in outputs for s in split_sentences(out, language) if s.strip()]

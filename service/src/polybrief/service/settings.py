@@ -33,9 +33,18 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         default_factory=_default_threads, ge=1, description="torch intra-op threads."
     )
-    inference_workers: int = Field(
-        1, ge=1, description="Requests computed at once (each uses inference_threads)."
+    request_threads: int = Field(
+        64,
+        ge=1,
+        description="Threads that run requests; they only wait while the single inference "
+        "thread computes, so they do not add CPU load.",
     )
+    max_batch: int = Field(32, ge=1, description="Segments per inference batch.")
+    max_wait_ms: float = Field(
+        4.0, ge=0, description="How long a segment waits for others to share its batch."
+    )
+    max_queue: int = Field(4096, ge=1, description="Segments waiting for inference, at most.")
+    cache_mb: int = Field(64, ge=0, description="Translation cache budget in MiB (0: off).")
     max_receive_message_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="gRPC receive limit."
     )

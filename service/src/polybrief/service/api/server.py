@@ -15,8 +15,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from polybrief.service.api.servicer import SERVICE_NAME, PolybriefServicer, generic_handler
+from polybrief.service.batching import Batcher
+from polybrief.service.cache import TranslationCache
 from polybrief.service.domain import Limits
 from polybrief.service.engine import Engine
+from polybrief.service.inference import Runner
 from polybrief.service.models.catalog import load_catalog
 from polybrief.service.models.registry import ModelRegistry
 from polybrief.service.settings import Settings
@@ -48,6 +51,7 @@ class RunningServer:
         await self.mark(False)
         await self.server.stop(grace)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.servicer.engine.close()
 
 
 def configure_runtime(settings: Settings) -> None:
@@ -64,17 +68,26 @@ def configure_runtime(settings: Settings) -> None:
 def build_engine(settings: Settings) -> Engine:
     catalog = load_catalog(settings.catalog)
     registry = ModelRegistry(
-        catalog, allow_download=settings.allow_download, max_loaded=settings.max_loaded_models
+        catalog,
+        allow_download=settings.allow_download,
+        max_loaded=settings.max_loaded_models,
+        threads=settings.inference_threads,
     )
     limits = Limits(max_receive_message_bytes=settings.max_receive_message_bytes)
-    return Engine(registry, limits=limits)
+    batcher = Batcher(
+        max_batch=settings.max_batch,
+        max_wait_s=settings.max_wait_ms / 1000,
+        max_queue=settings.max_queue,
+    )
+    runner = Runner(batcher, TranslationCache(settings.cache_mb * 1024 * 1024))
+    return Engine(registry, limits=limits, runner=runner)
 
 
 async def start(settings: Settings, engine: Engine | None = None) -> RunningServer:
     """Starts serving (health NOT_SERVING), preloads models, then reports SERVING."""
     configure_runtime(settings)
     engine = engine or build_engine(settings)
-    executor = ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="inference")
+    executor = ThreadPoolExecutor(settings.request_threads, thread_name_prefix="request")
     servicer = PolybriefServicer(engine, executor)
     server = grpc.aio.server(
         options=[

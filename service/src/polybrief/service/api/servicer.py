@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from google.protobuf import message
 from polybrief.service.api import convert
 from polybrief.service.api.status import to_status
 from polybrief.service.api.wire import Undecodable, lenient, serializer
+from polybrief.service.context import CallContext
 from polybrief.service.engine import Engine
 from polybrief.service.errors import InvalidRequest, NotReady
 from polybrief.v1 import polybrief_pb2 as pb
@@ -33,11 +35,15 @@ class PolybriefServicer:
         self.executor = executor
         self.ready = False
 
-    async def _run(self, context: grpc.aio.ServicerContext, work: Callable[[], T]) -> T:
+    async def _run(self, context: grpc.aio.ServicerContext, work: Callable[[CallContext], T]) -> T:
+        """Runs ``work`` on a request thread with the call's deadline and cancellation."""
+        gone = threading.Event()
+        context.add_done_callback(lambda _: gone.set())
+        call = CallContext.with_timeout(context.time_remaining(), gone.is_set)
         try:
             if not self.ready:
                 raise NotReady("the server is starting or shutting down; retry shortly")
-            return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+            return await asyncio.get_running_loop().run_in_executor(self.executor, work, call)
         except Exception as exc:
             await context.abort_with_status(to_status(exc))
             raise  # unreachable: abort_with_status raises
@@ -46,27 +52,27 @@ class PolybriefServicer:
         self, request: pb.SummarizeRequest, context: grpc.aio.ServicerContext
     ) -> pb.SummarizeResponse:
         domain = convert.summarize_request(request)
-        result = await self._run(context, lambda: self.engine.summarize(domain))
+        result = await self._run(context, lambda call: self.engine.summarize(domain, call))
         return convert.summarize_response(result)
 
     async def Translate(
         self, request: pb.TranslateRequest, context: grpc.aio.ServicerContext
     ) -> pb.TranslateResponse:
         domain = convert.translate_request(request)
-        result = await self._run(context, lambda: self.engine.translate(domain))
+        result = await self._run(context, lambda call: self.engine.translate(domain, call))
         return convert.translate_response(result)
 
     async def DetectLanguage(
         self, request: pb.DetectLanguageRequest, context: grpc.aio.ServicerContext
     ) -> pb.DetectLanguageResponse:
         texts = tuple(request.texts)
-        result = await self._run(context, lambda: self.engine.detect(texts))
+        result = await self._run(context, lambda call: self.engine.detect(texts))
         return convert.detect_response(result)
 
     async def ListCapabilities(
         self, request: pb.ListCapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCapabilitiesResponse:
-        result = await self._run(context, self.engine.capabilities)
+        result = await self._run(context, lambda call: self.engine.capabilities())
         return convert.capabilities_response(result)
 
 

@@ -11,6 +11,8 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from polybrief.service.errors import (
+    Cancelled,
+    DeadlineExpired,
     InvalidRequest,
     ModelLoadFailed,
     ModelNotFound,
@@ -67,6 +69,8 @@ ERROR_TABLE: tuple[tuple[type[PolybriefError], grpc.StatusCode, Detail], ...] = 
     (ModelLoadFailed, grpc.StatusCode.FAILED_PRECONDITION, _none),
     (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
     (NotReady, grpc.StatusCode.UNAVAILABLE, _none),
+    (Cancelled, grpc.StatusCode.CANCELLED, _none),
+    (DeadlineExpired, grpc.StatusCode.DEADLINE_EXCEEDED, _none),
 )
 
 

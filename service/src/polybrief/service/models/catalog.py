@@ -14,6 +14,9 @@ Example entry::
     [models.generation]                     # keyword arguments for model.generate
     num_beams = 4
 
+``backend = "ctranslate2"`` runs the model with CTranslate2 (converted on first load and
+cached; ``compute_type`` "int8" by default on CPU) for the families in CT2_FAMILIES.
+
 Family-specific keys: ``summary_prefix`` and ``translate_prefix`` (T5 prompts, with
 ``{source_name}``/``{target_name}`` placeholders), ``max_input_tokens`` (overrides the
 window read from the model's config).
@@ -29,6 +32,9 @@ from typing import Any
 
 FAMILIES = ("marian", "m2m100", "nllb", "mbart50", "t5", "mt5", "bart", "pegasus")
 TASKS = ("translate", "summarize")
+BACKENDS = ("transformers", "ctranslate2")
+# Families whose CTranslate2 conversion was checked to reproduce transformers' output.
+CT2_FAMILIES = ("marian", "bart", "t5", "mt5")
 DEFAULT_CATALOG = Path(__file__).with_name("default_catalog.toml")
 
 GenerationValue = int | float | bool | str
@@ -57,6 +63,8 @@ class ModelSpec:
     translate_prefix: str = ""
     generation: Mapping[str, GenerationValue] = field(default_factory=dict)
     local_path: Path | None = None
+    backend: str = "transformers"
+    compute_type: str = "int8"
 
     @property
     def is_multilingual(self) -> bool:
@@ -153,6 +161,8 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
         "summary_prefix",
         "translate_prefix",
         "generation",
+        "backend",
+        "compute_type",
     }
     unknown = set(entry) - known
     if unknown:
@@ -184,6 +194,15 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
     if not isinstance(generation, dict):
         raise CatalogError(f"{where}: `generation` must be a table")
     max_input = entry.get("max_input_tokens")
+    backend = str(entry.get("backend", "transformers"))
+    if backend not in BACKENDS:
+        raise CatalogError(
+            f"{where}: unknown backend {backend!r}; supported: {', '.join(BACKENDS)}"
+        )
+    if backend == "ctranslate2" and family not in CT2_FAMILIES:
+        raise CatalogError(
+            f"{where}: the ctranslate2 backend is verified for {', '.join(CT2_FAMILIES)} only"
+        )
     return ModelSpec(
         id=model_id,
         family=family,
@@ -200,6 +219,8 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
         translate_prefix=str(entry.get("translate_prefix", "")),
         generation=dict(generation),
         local_path=local_path,
+        backend=backend,
+        compute_type=str(entry.get("compute_type", "int8")),
     )
 
 

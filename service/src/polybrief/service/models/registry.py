@@ -9,11 +9,17 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from polybrief.service.domain import ModelState
 from polybrief.service.errors import ModelLoadFailed, ModelNotFound, ModelNotInstalled
+from polybrief.service.models.backends import (
+    Backend,
+    CTranslate2Backend,
+    TransformersBackend,
+    convert_to_ct2,
+)
 from polybrief.service.models.catalog import Catalog, ModelSpec
 from polybrief.service.models.families import FamilyAdapter, adapter_for
 
@@ -25,7 +31,7 @@ FALLBACK_WINDOW = 512
 
 @dataclass
 class LoadedModel:
-    """A model in memory with its tokenizer; ``lock`` serialises use of the pair."""
+    """A model in memory with its tokenizer and the backend that runs it."""
 
     spec: ModelSpec
     tokenizer: Any
@@ -33,7 +39,7 @@ class LoadedModel:
     adapter: FamilyAdapter
     max_input_tokens: int
     load_seconds: float
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    backend: Backend
 
 
 def is_installed(spec: ModelSpec) -> bool:
@@ -64,7 +70,10 @@ def input_window(spec: ModelSpec, config: Any, tokenizer: Any) -> int:
 class ModelRegistry:
     """Thread-safe LRU of loaded models over a catalogue."""
 
-    def __init__(self, catalog: Catalog, *, allow_download: bool, max_loaded: int) -> None:
+    def __init__(
+        self, catalog: Catalog, *, allow_download: bool, max_loaded: int, threads: int = 1
+    ) -> None:
+        self.threads = threads
         self.catalog = catalog
         self.allow_download = allow_download
         self.max_loaded = max_loaded
@@ -152,11 +161,38 @@ class ModelRegistry:
         log.info(
             "loaded model %s from %s in %.2fs (window %d tokens)", spec.id, where, seconds, window
         )
+        adapter = adapter_for(spec.family)
+        backend: Backend = TransformersBackend(spec, tokenizer, model, adapter)
+        if spec.backend == "ctranslate2":
+            backend = self._ctranslate2(spec, tokenizer, model, adapter)
+            seconds = time.perf_counter() - started
         return LoadedModel(
             spec=spec,
             tokenizer=tokenizer,
             model=model,
-            adapter=adapter_for(spec.family),
+            adapter=adapter,
             max_input_tokens=window,
             load_seconds=seconds,
+            backend=backend,
         )
+
+    def _ctranslate2(
+        self, spec: ModelSpec, tokenizer: Any, model: Any, adapter: FamilyAdapter
+    ) -> Backend:
+        try:
+            converted = convert_to_ct2(spec, str(model.name_or_path), spec.compute_type)
+            return CTranslate2Backend(
+                spec,
+                tokenizer,
+                adapter,
+                converted,
+                compute_type=spec.compute_type,
+                threads=self.threads,
+                forced_eos=model.generation_config.forced_eos_token_id is not None,
+            )
+        except Exception as exc:
+            reason = f"CTranslate2: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+            log.exception("preparing %s for CTranslate2 failed", spec.id)
+            with self._guard:
+                self._failed[spec.id] = reason
+            raise ModelLoadFailed(spec.id, reason) from exc

@@ -157,7 +157,7 @@ def _m2m100(out: Path, spm_bytes: bytes, processor: Any) -> None:
     )
     lang_ids = list(tokenizer.lang_token_to_id.values())
     config = M2M100Config(
-        vocab_size=max(lang_ids) + 1,
+        vocab_size=max(max(lang_ids) + 1, len(tokenizer.get_vocab())),
         max_position_embeddings=WINDOW,
         pad_token_id=1,
         bos_token_id=0,

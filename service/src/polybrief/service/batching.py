@@ -1,0 +1,166 @@
+"""Dynamic batching across requests.
+
+Concurrent calls submit segments (sentences, chunks) for a model and a task; one
+inference thread takes the oldest segment, waits at most ``max_wait_s`` for more of the
+same model and task, sorts them by length and runs them as one batch. Segments of calls
+that were cancelled or whose deadline passed are dropped before any compute. The queue is
+bounded: past ``max_queue`` segments, submission fails with Overloaded.
+
+One inference thread (using all torch/CTranslate2 threads) keeps inference threads plus
+server threads within the cores; request threads only wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass, field
+
+from polybrief.service.context import CallContext
+from polybrief.service.errors import Cancelled, DeadlineExpired, Overloaded
+from polybrief.service.models.backends import Backend, Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    backend: Backend
+    model: str
+    task: Task
+    text: str
+    context: CallContext
+    future: Future[str] = field(default_factory=Future)
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class BatchStats:
+    """Counters since start (read them for tests, benchmarks and metrics)."""
+
+    submitted: int = 0
+    computed: int = 0
+    dropped: int = 0
+    batches: int = 0
+    largest_batch: int = 0
+
+
+class Batcher:
+    """Merges segments of concurrent requests into batches on one inference thread."""
+
+    def __init__(
+        self, *, max_batch: int = 32, max_wait_s: float = 0.004, max_queue: int = 4096
+    ) -> None:
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.max_queue = max_queue
+        self.stats = BatchStats()
+        self._queue: deque[_Job] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="polybrief-inference", daemon=True)
+        self._thread.start()
+
+    def run(
+        self, backend: Backend, model: str, task: Task, texts: Sequence[str], context: CallContext
+    ) -> list[str]:
+        """Outputs for ``texts`` (computed in shared batches); raises if the call died."""
+        jobs = [_Job(backend, model, task, text, context) for text in texts]
+        with self._cond:
+            if self._closed:
+                raise Overloaded("the server is shutting down", retry_after_s=1.0)
+            if len(self._queue) + len(jobs) > self.max_queue:
+                raise Overloaded(
+                    f"inference queue full ({len(self._queue)} segments waiting)", retry_after_s=1.0
+                )
+            self._queue.extend(jobs)
+            self.stats.submitted += len(jobs)
+            self._cond.notify()
+        return [self._wait(job) for job in jobs]
+
+    def _wait(self, job: _Job) -> str:
+        while True:
+            remaining = job.context.remaining()
+            timeout = 0.05 if remaining is None else max(0.0, min(0.05, remaining))
+            try:
+                return job.future.result(timeout=timeout)
+            except CancelledError:
+                if job.context.expired():
+                    raise DeadlineExpired("the call's deadline passed") from None
+                raise Cancelled("the call was cancelled") from None
+            except TimeoutError:
+                if job.context.cancelled():
+                    raise Cancelled("the call was cancelled") from None
+                if job.context.expired():
+                    raise DeadlineExpired("the call's deadline passed") from None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+
+    def queued(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def _take(self) -> list[_Job] | None:
+        with self._cond:
+            while not self._queue and not self._closed:
+                self._cond.wait()
+            if self._closed and not self._queue:
+                return None
+            first = self._queue[0]
+            deadline = first.enqueued + self.max_wait_s
+            while not self._closed:
+                same = sum(
+                    1 for j in self._queue if j.model == first.model and j.task == first.task
+                )
+                left = deadline - time.monotonic()
+                if same >= self.max_batch or left <= 0:
+                    break
+                self._cond.wait(left)
+            batch: list[_Job] = []
+            rest: deque[_Job] = deque()
+            for job in self._queue:
+                if (
+                    len(batch) < self.max_batch
+                    and job.model == first.model
+                    and job.task == first.task
+                ):
+                    batch.append(job)
+                else:
+                    rest.append(job)
+            self._queue = rest
+            return batch
+
+    def _loop(self) -> None:
+        while (batch := self._take()) is not None:
+            live = []
+            for job in batch:
+                if job.context.dead():
+                    self.stats.dropped += 1
+                    job.future.cancel()
+                else:
+                    live.append(job)
+            if live:
+                self._compute(live)
+
+    def _compute(self, jobs: list[_Job]) -> None:
+        unique = sorted({job.text for job in jobs}, key=len)
+        try:
+            outputs = dict(zip(unique, jobs[0].backend.run(unique, jobs[0].task), strict=True))
+        except Exception as exc:  # one failing batch fails its requests, not the thread
+            log.exception("batch of %d segments for %s failed", len(unique), jobs[0].model)
+            for job in jobs:
+                job.future.set_exception(exc)
+            return
+        self.stats.computed += len(unique)
+        self.stats.batches += 1
+        self.stats.largest_batch = max(self.stats.largest_batch, len(unique))
+        for job in jobs:
+            job.future.set_result(outputs[job.text])

@@ -1,0 +1,177 @@
+"""Inference backends behind one interface: transformers (torch) and CTranslate2.
+
+Both take the family adapter's prepared inputs, so language tokens, prompts and forced
+BOS tokens are decided in one place (families.py) whatever runs the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from polybrief.service.models.catalog import ModelSpec
+from polybrief.service.models.families import FamilyAdapter, Prepared
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What to do with a batch; requests with equal tasks may share a batch."""
+
+    kind: str  # "translate" or "summarize"
+    source: str
+    target: str  # equals source for summaries
+    max_new_tokens: int | None = None
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, texts: Sequence[str], task: Task) -> list[str]:
+        """Outputs for ``texts``, in order."""
+        ...
+
+
+def generation_settings(spec: ModelSpec, max_new_tokens: int | None) -> dict[str, Any]:
+    """The catalogue's decoding settings, with a request's budget applied."""
+    settings: dict[str, Any] = dict(spec.generation)
+    if max_new_tokens is not None:
+        current = int(settings.get("max_new_tokens", max_new_tokens))
+        settings["max_new_tokens"] = min(current, max_new_tokens)
+    if "min_new_tokens" in settings and "max_new_tokens" in settings:
+        settings["min_new_tokens"] = min(
+            int(settings["min_new_tokens"]), int(settings["max_new_tokens"])
+        )
+    return settings
+
+
+def _prepare(
+    adapter: FamilyAdapter, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], task: Task
+) -> Prepared:
+    if task.kind == "translate":
+        return adapter.prepare_translation(tokenizer, spec, texts, task.source, task.target)
+    return adapter.prepare_summary(tokenizer, spec, texts, task.source)
+
+
+def _budget(spec: ModelSpec, task: Task, prepared: Prepared) -> int | None:
+    if task.max_new_tokens is not None or "max_new_tokens" in spec.generation:
+        return task.max_new_tokens
+    # translations: room for twice the input, the model stops at end-of-sequence
+    return int(prepared.inputs["input_ids"].shape[1]) * 2 + 16
+
+
+class TransformersBackend:
+    """``model.generate`` on torch."""
+
+    name = "transformers"
+
+    def __init__(self, spec: ModelSpec, tokenizer: Any, model: Any, adapter: FamilyAdapter) -> None:
+        self.spec, self.tokenizer, self.model, self.adapter = spec, tokenizer, model, adapter
+
+    def run(self, texts: Sequence[str], task: Task) -> list[str]:
+        import torch
+
+        prepared = _prepare(self.adapter, self.tokenizer, self.spec, texts, task)
+        settings = generation_settings(self.spec, _budget(self.spec, task, prepared))
+        settings.update(prepared.generate_kwargs)
+        with torch.inference_mode():
+            output = self.model.generate(**prepared.inputs, **settings)
+        return [
+            str(t).strip() for t in self.tokenizer.batch_decode(output, skip_special_tokens=True)
+        ]
+
+
+def ct2_dir(spec: ModelSpec, source_dir: str, quantization: str) -> Path:
+    """Where the converted model is cached: one folder per source, revision and quantisation."""
+    root = Path(
+        os.environ.get("POLYBRIEF_CT2_CACHE", Path.home() / ".cache" / "polybrief" / "ctranslate2")
+    )
+    digest = hashlib.sha256(f"{source_dir}|{spec.revision}|{quantization}".encode()).hexdigest()[
+        :12
+    ]
+    return root / f"{spec.id}-{quantization}-{digest}"
+
+
+def convert_to_ct2(spec: ModelSpec, source_dir: str, quantization: str) -> Path:
+    """Converts a Hugging Face checkpoint to CTranslate2 once; later calls reuse the folder."""
+    out = ct2_dir(spec, source_dir, quantization)
+    if (out / "model.bin").is_file():
+        return out
+    import ctranslate2
+    from transformers import BartConfig, MBartConfig, PegasusConfig
+
+    # ctranslate2 4.8 reads `normalize_before`, which transformers v5 configs dropped.
+    # BART is post-norm; mBART and PEGASUS are pre-norm.
+    for config_class, pre_norm in ((BartConfig, False), (MBartConfig, True), (PegasusConfig, True)):
+        if not hasattr(config_class, "normalize_before"):
+            config_class.normalize_before = pre_norm  # type: ignore[union-attr]
+    tmp = out.with_name(out.name + ".partial")
+    ctranslate2.converters.TransformersConverter(source_dir).convert(
+        str(tmp), quantization=quantization, force=True
+    )
+    tmp.rename(out)
+    log.info("converted %s to CTranslate2 (%s) in %s", spec.id, quantization, out)
+    return out
+
+
+class CTranslate2Backend:
+    """CTranslate2 ``Translator`` (int8 on CPU by default)."""
+
+    name = "ctranslate2"
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        tokenizer: Any,
+        adapter: FamilyAdapter,
+        model_dir: Path,
+        *,
+        compute_type: str,
+        threads: int,
+        forced_eos: bool,
+    ) -> None:
+        import ctranslate2
+
+        self.spec, self.tokenizer, self.adapter = spec, tokenizer, adapter
+        # transformers spends the last allowed step on a forced end-of-sequence token
+        self.eos_step = 1 if forced_eos else 0
+        self.translator = ctranslate2.Translator(
+            str(model_dir), device="cpu", compute_type=compute_type, intra_threads=threads
+        )
+
+    def run(self, texts: Sequence[str], task: Task) -> list[str]:
+        prepared = _prepare(self.adapter, self.tokenizer, self.spec, texts, task)
+        ids, mask = prepared.inputs["input_ids"], prepared.inputs["attention_mask"]
+        tokens = [
+            self.tokenizer.convert_ids_to_tokens(row[: int(m.sum())].tolist())
+            for row, m in zip(ids, mask, strict=True)
+        ]
+        settings = generation_settings(self.spec, _budget(self.spec, task, prepared))
+        forced = prepared.generate_kwargs.get("forced_bos_token_id")
+        prefix = (
+            [[self.tokenizer.convert_ids_to_tokens(int(forced))]] * len(tokens)
+            if forced is not None
+            else None
+        )
+        extra = 1 if prefix else 0  # CTranslate2 counts the target prefix in the lengths
+        results = self.translator.translate_batch(
+            tokens,
+            target_prefix=prefix,
+            beam_size=int(settings.get("num_beams", 1)),
+            max_decoding_length=int(settings.get("max_new_tokens", 256)) + extra - self.eos_step,
+            min_decoding_length=int(settings.get("min_new_tokens", 0)) + extra,
+            no_repeat_ngram_size=int(settings.get("no_repeat_ngram_size", 0)),
+            repetition_penalty=float(settings.get("repetition_penalty", 1.0)),
+            length_penalty=float(settings.get("length_penalty", 1.0)),
+        )
+        outputs = []
+        for result in results:
+            out_ids = self.tokenizer.convert_tokens_to_ids(result.hypotheses[0])
+            outputs.append(str(self.tokenizer.decode(out_ids, skip_special_tokens=True)).strip())
+        return outputs
