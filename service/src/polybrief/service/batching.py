@@ -70,6 +70,13 @@ class Batcher:
     ) -> list[str]:
         """Outputs for ``texts`` (computed in shared batches); raises if the call died."""
         jobs = [_Job(backend, model, task, text, context) for text in texts]
+        if context.dead():  # the caller is gone before anything was queued
+            with self._cond:
+                self.stats.submitted += len(jobs)
+                self.stats.dropped += len(jobs)
+            if context.cancelled():
+                raise Cancelled("the call was cancelled")
+            raise DeadlineExpired("the call's deadline passed")
         with self._cond:
             if self._closed:
                 raise Overloaded("the server is shutting down", retry_after_s=1.0)
