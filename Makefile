@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 TINY    ?= .tiny-models
 
-.PHONY: install demo demo-tiny test pytest lint typecheck proto proto-check clean
+.PHONY: install demo demo-tiny test pytest lint typecheck proto proto-check bench clean
 
 $(STAMP): client/pyproject.toml service/pyproject.toml requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## Benchmark (minutes, not part of `make test`): writes bench/results/cpu-<cores>core.{md,png}.
+bench: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/run.py
 
 ## Regenerate the Python stubs from proto/.
 proto: $(STAMP)

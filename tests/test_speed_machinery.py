@@ -234,3 +234,36 @@ def test_grpc_status_for_cancelled_is_cancelled() -> None:
 
     assert to_status(Cancelled("gone")).code == grpc.StatusCode.CANCELLED
     assert to_status(DeadlineExpired("late")).code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_ctranslate2_backend_through_the_engine(
+    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: Client
+) -> None:
+    """A catalogue entry with backend = "ctranslate2" serves the same translation."""
+    from polybrief.service.domain import TranslateRequest
+    from polybrief.service.engine import Engine
+    from polybrief.service.models.catalog import load_catalog
+    from polybrief.service.models.registry import ModelRegistry
+
+    monkeypatch.setenv("POLYBRIEF_CT2_CACHE", str(tmp_path / "ct2"))
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(
+        f'[[models]]\nid = "ct2-en-fr"\nfamily = "marian"\nsource = "{tiny_dir / "tiny-marian-en-fr"}"\n'
+        'tasks = ["translate"]\npairs = [["en", "fr"]]\nbackend = "ctranslate2"\ncompute_type = "float32"\n'
+        "max_input_tokens = 128\n[models.generation]\nnum_beams = 1\nmin_new_tokens = 4\nmax_new_tokens = 12\n",
+        encoding="utf-8",
+    )
+    engine = Engine(
+        ModelRegistry(load_catalog(catalog), allow_download=False, max_loaded=2, threads=1)
+    )
+    try:
+        text = "The Kremlin said the two leaders agreed to cooperate. They will meet in Moscow."
+        [result] = engine.translate(TranslateRequest((text,), "fr", "en")).translations
+        loaded = engine.registry.get("ct2-en-fr")
+        assert loaded.backend.name == "ctranslate2"
+        assert loaded.model is None  # no torch copy of the weights is kept
+    finally:
+        engine.close()
+    [expected] = client.translate(text, to="fr", source="en", model="tiny-marian-en-fr")
+    assert result.text == expected.text
+    assert result.route.steps[0].segments == 2

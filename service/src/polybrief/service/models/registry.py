@@ -136,36 +136,43 @@ class ModelRegistry:
     def _load(self, spec: ModelSpec) -> LoadedModel:
         if not self.allow_download and not is_installed(spec):
             raise ModelNotInstalled(spec.id, spec.source, spec.pull_command)
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
 
         where = str(spec.local_path) if spec.local_path is not None else spec.source
         options: dict[str, Any] = {"local_files_only": not self.allow_download}
         if spec.local_path is None and spec.revision:
             options["revision"] = spec.revision
         started = time.perf_counter()
+        adapter = adapter_for(spec.family)
         try:
             tokenizer = AutoTokenizer.from_pretrained(where, **options)
-            model = AutoModelForSeq2SeqLM.from_pretrained(where, **options)
+            config = AutoConfig.from_pretrained(where, **options)
+            if spec.backend == "ctranslate2":
+                # the torch weights are never loaded: CTranslate2 holds the only copy
+                model = None
+                backend = self._ctranslate2(spec, tokenizer, adapter, where, options, config)
+            else:
+                model = AutoModelForSeq2SeqLM.from_pretrained(where, **options).eval()
+                backend = TransformersBackend(spec, tokenizer, model, adapter)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
             log.exception("loading model %s from %s failed", spec.id, where)
             with self._guard:
                 self._failed[spec.id] = reason
             raise ModelLoadFailed(spec.id, reason) from exc
-        model.eval()
         seconds = time.perf_counter() - started
-        window = input_window(spec, model.config, tokenizer)
+        window = input_window(spec, config, tokenizer)
         # The engine chunks every input to `window` itself; this stops the tokenizer from
         # warning about over-long text while chunks are being measured.
         tokenizer.model_max_length = sys.maxsize
         log.info(
-            "loaded model %s from %s in %.2fs (window %d tokens)", spec.id, where, seconds, window
+            "loaded model %s (%s) from %s in %.2fs (window %d tokens)",
+            spec.id,
+            backend.name,
+            where,
+            seconds,
+            window,
         )
-        adapter = adapter_for(spec.family)
-        backend: Backend = TransformersBackend(spec, tokenizer, model, adapter)
-        if spec.backend == "ctranslate2":
-            backend = self._ctranslate2(spec, tokenizer, model, adapter)
-            seconds = time.perf_counter() - started
         return LoadedModel(
             spec=spec,
             tokenizer=tokenizer,
@@ -177,22 +184,34 @@ class ModelRegistry:
         )
 
     def _ctranslate2(
-        self, spec: ModelSpec, tokenizer: Any, model: Any, adapter: FamilyAdapter
+        self,
+        spec: ModelSpec,
+        tokenizer: Any,
+        adapter: FamilyAdapter,
+        where: str,
+        options: dict[str, Any],
+        config: Any,
     ) -> Backend:
-        try:
-            converted = convert_to_ct2(spec, str(model.name_or_path), spec.compute_type)
-            return CTranslate2Backend(
-                spec,
-                tokenizer,
-                adapter,
-                converted,
-                compute_type=spec.compute_type,
-                threads=self.threads,
-                forced_eos=model.generation_config.forced_eos_token_id is not None,
+        from transformers import GenerationConfig
+
+        directory = where
+        if spec.local_path is None:
+            from huggingface_hub import snapshot_download
+
+            directory = snapshot_download(
+                where, revision=spec.revision, local_files_only=options["local_files_only"]
             )
-        except Exception as exc:
-            reason = f"CTranslate2: {type(exc).__name__}: {exc}".splitlines()[0][:500]
-            log.exception("preparing %s for CTranslate2 failed", spec.id)
-            with self._guard:
-                self._failed[spec.id] = reason
-            raise ModelLoadFailed(spec.id, reason) from exc
+        try:
+            generation = GenerationConfig.from_pretrained(directory)
+        except OSError:  # no generation_config.json: derived from the model config
+            generation = GenerationConfig.from_model_config(config)
+        converted = convert_to_ct2(spec, directory, spec.compute_type)
+        return CTranslate2Backend(
+            spec,
+            tokenizer,
+            adapter,
+            converted,
+            compute_type=spec.compute_type,
+            threads=self.threads,
+            forced_eos=generation.forced_eos_token_id is not None,
+        )
