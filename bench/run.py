@@ -40,11 +40,15 @@ THREADS = os.cpu_count() or 1
 
 
 def sentences(count: int) -> list[str]:
-    lines = [
-        x.strip() for x in (ROOT / "examples" / "afp-putin-hollande.txt").read_text().splitlines()
-    ]
-    unique = list(dict.fromkeys(x for x in lines if len(x.split()) > 5))
-    return [f"{unique[i % len(unique)]} ({i})" for i in range(count)]
+    """Distinct single sentences from the seed article (each one model input in the service)."""
+    from polybrief.service.text.segment import split_sentences
+
+    text = (ROOT / "examples" / "afp-putin-hollande.txt").read_text(encoding="utf-8")
+    pool = list(dict.fromkeys(s for s in split_sentences(text, "en") if 8 <= len(s.split()) <= 45))
+    chosen = [f"Report {i}: {pool[i % len(pool)]}" for i in range(count)]
+    if any(len(split_sentences(t, "en")) != 1 for t in chosen):
+        raise RuntimeError("benchmark inputs must be single sentences")
+    return chosen
 
 
 def gemm_gflops() -> float:
@@ -180,8 +184,8 @@ def service_runs(
                 def call(text: str, latencies: list[float] = latencies) -> None:
                     started = time.perf_counter()
                     [item] = client.translate(text, to="fr", source="en")
-                    if item.error is not None:
-                        raise RuntimeError(item.error.message)
+                    if item.error is not None or item.route.steps[0].segments != 1:
+                        raise RuntimeError(f"unexpected result: {item}")
                     latencies.append(time.perf_counter() - started)
 
                 with ThreadPoolExecutor(level) as pool:

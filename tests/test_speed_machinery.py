@@ -247,12 +247,23 @@ def test_ctranslate2_backend_through_the_engine(
 
     monkeypatch.setenv("POLYBRIEF_CT2_CACHE", str(tmp_path / "ct2"))
     catalog = tmp_path / "catalog.toml"
-    catalog.write_text(
-        f'[[models]]\nid = "ct2-en-fr"\nfamily = "marian"\nsource = "{tiny_dir / "tiny-marian-en-fr"}"\n'
-        'tasks = ["translate"]\npairs = [["en", "fr"]]\nbackend = "ctranslate2"\ncompute_type = "float32"\n'
-        "max_input_tokens = 128\n[models.generation]\nnum_beams = 1\nmin_new_tokens = 4\nmax_new_tokens = 12\n",
-        encoding="utf-8",
-    )
+    source = tiny_dir / "tiny-marian-en-fr"
+    entry = [
+        "[[models]]",
+        'id = "ct2-en-fr"',
+        'family = "marian"',
+        f'source = "{source}"',
+        'tasks = ["translate"]',
+        'pairs = [["en", "fr"]]',
+        'backend = "ctranslate2"',
+        'compute_type = "float32"',
+        "max_input_tokens = 128",
+        "[models.generation]",
+        "num_beams = 1",
+        "min_new_tokens = 4",
+        "max_new_tokens = 12",
+    ]
+    catalog.write_text("\n".join(entry), encoding="utf-8")
     engine = Engine(
         ModelRegistry(load_catalog(catalog), allow_download=False, max_loaded=2, threads=1)
     )

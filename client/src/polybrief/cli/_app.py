@@ -1,52 +1,45 @@
-"""Typer application: commands parse options, call the client, render, set the exit code."""
+"""The typer application: commands parse options, call the client, render, set the exit code.
+
+Exit codes: 0 success; 1 a failed call or a server that is not SERVING; 2 bad usage;
+3 some briefs or translations carry a per-item error (the others are printed).
+"""
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from polybrief.cli import _render as render
-from polybrief.client import Client, InvalidArgumentError, ModelNotInstalledError, PolybriefError
-from rich.console import Console
+from polybrief.cli._common import (
+    DEFAULT_SERVER,
+    EXIT_ERROR,
+    EXIT_ITEM_ERRORS,
+    Json,
+    Server,
+    SourceLanguage,
+    Timeout,
+    connect,
+    expand_stdin,
+    language_list,
+    read_text,
+)
+from polybrief.client import SummaryMode
 
-EXIT_ITEM_ERRORS = 3
 app = typer.Typer(
     help="polybrief: multilingual briefs and translations over gRPC.\n\n"
-    "Exit codes: 0 success, 1 error, 3 some briefs/translations carry per-item errors.",
+    "Exit codes: 0 success; 1 error (message on stderr); 2 bad usage; "
+    "3 some briefs/translations carry per-item errors (shown in the output).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="List, pull and build models.", no_args_is_help=True)
-app.add_typer(models_app, name="models")
-out = Console(soft_wrap=False)
-err = Console(stderr=True)
+models_app = typer.Typer(help="List the server's models (pull and build them: server side).")
+app.add_typer(models_app, name="models", no_args_is_help=True)
 
-Server = Annotated[str, typer.Option(envvar="POLYBRIEF_SERVER", help="Server address host:port.")]
-Timeout = Annotated[float, typer.Option(help="Deadline of each call in seconds.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-DEFAULT_SERVER = "localhost:50051"
-
-
-def _read(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
-    path = Path(source)
-    if not path.is_file():
-        raise typer.BadParameter(f"no such file: {source}")
-    return path.read_text(encoding="utf-8")
-
-
-def _fail(error: PolybriefError) -> None:
-    err.print(f"{type(error).__name__}: {error.details}", markup=False, highlight=False)
-    if isinstance(error, InvalidArgumentError):
-        for field, description in error.field_violations:
-            err.print(f"  {field}: {description}", markup=False, highlight=False)
-    if isinstance(error, ModelNotInstalledError) and error.hint:
-        err.print(f"  fix: {error.hint}", markup=False, highlight=False)
-    raise typer.Exit(1)
+Words = Annotated[
+    int | None, typer.Option(min=1, help="Word budget per brief (server default 60, 10..400).")
+]
+Mode = Annotated[SummaryMode, typer.Option(help="abstractive or extractive.")]
 
 
 def _summarize(
@@ -54,23 +47,20 @@ def _summarize(
     to: str,
     lang: str | None,
     words: int | None,
-    mode: str,
+    mode: SummaryMode,
     server: str,
     timeout: float,
     json_out: bool,
 ) -> None:
-    text = _read(source)
-    targets = [t.strip() for t in to.split(",") if t.strip()]
-    try:
-        with Client(server, timeout=timeout) as client:
-            result = client.summarize(text, to=targets, source=lang, max_words=words, mode=mode)
-    except PolybriefError as error:
-        _fail(error)
-        return
+    text = read_text(source)
+    with connect(server, timeout) as client:
+        result = client.summarize(
+            text, to=language_list(to), source=lang, max_words=words, mode=mode
+        )
     if json_out:
-        out.print_json(render.as_json(result))
+        render.print_json(result)
     else:
-        render.briefs(out, result)
+        render.briefs(render.stdout(), result)
     if any(b.error for b in result.briefs):
         raise typer.Exit(EXIT_ITEM_ERRORS)
 
@@ -78,19 +68,19 @@ def _summarize(
 @app.command()
 def brief(
     file: Annotated[str, typer.Argument(help="Article file, or - for standard input.")],
-    to: Annotated[str, typer.Option(help="Comma-separated target languages.")] = "en,fr,ru",
-    lang: Annotated[
-        str | None, typer.Option("--from", help="Source language (default: detected).")
-    ] = None,
-    words: Annotated[
-        int | None, typer.Option(help="Word budget per brief (server default 60).")
-    ] = None,
-    mode: Annotated[str, typer.Option(help="abstractive or extractive.")] = "abstractive",
+    to: Annotated[str, typer.Option(help="Comma-separated languages of the briefs.")] = "en,fr,ru",
+    lang: SourceLanguage = None,
+    words: Words = None,
+    mode: Mode = "abstractive",
     server: Server = DEFAULT_SERVER,
     timeout: Timeout = 120.0,
     json_out: Json = False,
 ) -> None:
-    """Brief an article in several languages (the demo)."""
+    """Brief an article in several languages (the demo).
+
+    Prints one panel per language (brief, mode, route), then the source language and what
+    the text pipeline did. Exits 3 when some briefs could not be produced.
+    """
     _summarize(file, to, lang, words, mode, server, timeout, json_out)
 
 
@@ -98,24 +88,24 @@ def brief(
 def summarize(
     file: Annotated[str, typer.Argument(help="Text file, or - for standard input.")],
     to: Annotated[
-        str, typer.Option(help="Comma-separated target languages (default: source).")
+        str, typer.Option(help="Comma-separated languages of the briefs (default: the source's).")
     ] = "",
-    lang: Annotated[
-        str | None, typer.Option("--from", help="Source language (default: detected).")
-    ] = None,
-    words: Annotated[int | None, typer.Option(help="Word budget (server default 60).")] = None,
-    mode: Annotated[str, typer.Option(help="abstractive or extractive.")] = "abstractive",
+    lang: SourceLanguage = None,
+    words: Words = None,
+    mode: Mode = "abstractive",
     server: Server = DEFAULT_SERVER,
     timeout: Timeout = 120.0,
     json_out: Json = False,
 ) -> None:
-    """Summarise a text (in its own language unless --to is given)."""
+    """Summarise a text, in its own language unless --to is given."""
     _summarize(file, to, lang, words, mode, server, timeout, json_out)
 
 
 @app.command()
 def translate(
-    texts: Annotated[list[str], typer.Argument(help="Texts to translate; - reads standard input.")],
+    texts: Annotated[
+        list[str], typer.Argument(help="Texts; - reads standard input, one text per paragraph.")
+    ],
     to: Annotated[str, typer.Option(help="Target language.")],
     lang: Annotated[
         str | None, typer.Option("--from", help="Source language (default: detected per text).")
@@ -125,98 +115,94 @@ def translate(
     timeout: Timeout = 60.0,
     json_out: Json = False,
 ) -> None:
-    """Translate texts."""
-    items = [_read("-") if t == "-" else t for t in texts]
-    try:
-        with Client(server, timeout=timeout) as client:
-            results = client.translate(items, to=to, source=lang, model=model)
-    except PolybriefError as error:
-        _fail(error)
-        return
+    """Translate texts; exits 3 when some could not be translated."""
+    items = expand_stdin(texts)
+    with connect(server, timeout) as client:
+        results = client.translate(items, to=to, source=lang, model=model)
     if json_out:
-        out.print_json(render.as_json(results))
+        render.print_json(results)
     else:
-        render.translations(out, results)
+        render.translations(render.stdout(), results)
     if any(r.error for r in results):
         raise typer.Exit(EXIT_ITEM_ERRORS)
 
 
 @app.command()
 def detect(
-    texts: Annotated[list[str], typer.Argument(help="Texts to identify.")],
+    texts: Annotated[
+        list[str], typer.Argument(help="Texts; - reads standard input, one text per paragraph.")
+    ],
     server: Server = DEFAULT_SERVER,
     timeout: Timeout = 30.0,
     json_out: Json = False,
 ) -> None:
-    """Identify the language of texts."""
-    try:
-        with Client(server, timeout=timeout) as client:
-            found = client.detect(texts)
-    except PolybriefError as error:
-        _fail(error)
-        return
+    """Identify the language of texts: one tab-separated line per text
+    (language, confidence, reliable/unreliable, the text's start)."""
+    items = expand_stdin(texts)
+    with connect(server, timeout) as client:
+        found = client.detect(items)
     if json_out:
-        out.print_json(render.as_json(found))
-        return
-    for text, d in zip(texts, found, strict=True):  # tab-separated, for scripts
-        typer.echo(
-            "\t".join((d.language or "?", f"{d.confidence:.2f}", _trust(d.reliable), text[:60]))
-        )
-
-
-def _trust(reliable: bool) -> str:
-    return "reliable" if reliable else "unreliable"
+        render.print_json(found)
+    else:
+        render.detections(items, found)
 
 
 @models_app.command("list")
 def models_list(
     server: Server = DEFAULT_SERVER, timeout: Timeout = 30.0, json_out: Json = False
 ) -> None:
-    """Models of the server's catalogue and their state."""
-    try:
-        with Client(server, timeout=timeout) as client:
-            caps = client.capabilities()
-    except PolybriefError as error:
-        _fail(error)
-        return
+    """The models of the server's catalogue: family, tasks, languages, state, license."""
+    with connect(server, timeout) as client:
+        caps = client.capabilities()
     if json_out:
-        out.print_json(render.as_json(caps))
+        render.print_json(caps)
     else:
-        render.models_table(out, caps)
+        render.models_table(render.stdout(), caps)
 
 
 @app.command()
 def health(
     server: Server = DEFAULT_SERVER,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for SERVING (0: ask once).")] = 0.0,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for SERVING (0: ask once).")
+    ] = 0.0,
+    timeout: Timeout = 5.0,
 ) -> None:
-    """Exit 0 when the server reports SERVING."""
-    try:
-        with Client(server, timeout=5.0) as client:
-            if wait > 0:
-                client.wait_until_serving(wait)
-                status = "SERVING"
-            else:
-                status = client.health()
-    except PolybriefError as error:
-        _fail(error)
-        return
-    out.print(status)
+    """Print the server's health status; exit 0 when it is SERVING, 1 otherwise."""
+    with connect(server, timeout) as client:
+        if wait > 0:
+            client.wait_until_serving(wait)
+            status = "SERVING"
+        else:
+            status = client.health()
+    typer.echo(status)
     if status != "SERVING":
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _server_package_missing() -> None:
+    """Stands in for a server command when polybrief-service is not installed."""
+    typer.echo(
+        "this command is part of the server: install polybrief-service "
+        "(pip install polybrief-service)",
+        err=True,
+    )
+    raise typer.Exit(EXIT_ERROR)
 
 
 def _register_server_commands() -> None:
+    """Adds serve / models pull / models make-tiny from polybrief-service when installed."""
     try:
         from polybrief.service.api.cli_commands import register
-    except ImportError:
-
-        @app.command()
-        def serve() -> None:
-            """Run the server (needs the polybrief-service package)."""
-            err.print("polybrief serve needs the server package: pip install polybrief-service")
-            raise typer.Exit(1)
-
+    except ImportError:  # client-only install: the commands exist and say what is missing
+        anything = {"ignore_unknown_options": True, "allow_extra_args": True}
+        for group, name, what in (
+            (app, "serve", "Run the gRPC server"),
+            (models_app, "pull", "Download catalogue models"),
+            (models_app, "make-tiny", "Build tiny local test models"),
+        ):
+            help_text = f"{what} (needs the polybrief-service package)."
+            group.command(name, help=help_text, context_settings=anything)(_server_package_missing)
         return
     register(app, models_app)
 
@@ -225,6 +211,6 @@ _register_server_commands()
 
 
 def main() -> None:
-    """Console entry point."""
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    """Console entry point (``polybrief``)."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # no C-core log lines mixed into output
     app()

@@ -1,16 +1,54 @@
-"""Human-readable and JSON rendering of results."""
+"""Human-readable (rich) and JSON rendering of client results."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from polybrief.client import Capabilities, DetectedLanguage, Route, SummarizeResult, Translation
+import typer
+from polybrief.client import (
+    Brief,
+    Capabilities,
+    DetectedLanguage,
+    ItemError,
+    ModelInfo,
+    PipelineReport,
+    Route,
+    SummarizeResult,
+    Translation,
+)
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+
+
+def stdout() -> Console:
+    """The console results are printed on (made per command: honours COLUMNS, NO_COLOR)."""
+    return Console(highlight=False)
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, named tuples and tuples as JSON-ready dicts and lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def as_json(value: Any) -> str:
+    """``value`` (a result, or a list of results) as indented JSON."""
+    return json.dumps(_plain(value), ensure_ascii=False, indent=2)
+
+
+def print_json(value: Any) -> None:
+    """Prints ``value`` as JSON, unwrapped and uncoloured (safe to pipe into ``jq``)."""
+    typer.echo(as_json(value))
 
 
 def route_text(route: Route) -> str:
@@ -20,87 +58,101 @@ def route_text(route: Route) -> str:
         if step.kind == "translate":
             parts.append(f"translate {step.model} ({step.source_language}→{step.target_language})")
         elif step.kind == "summarize":
-            parts.append(
-                f"summarize {step.model} ({step.source_language}, {step.segments} chunk(s))"
-            )
+            parts.append(f"summarize {step.model} ({step.source_language})")
         else:
-            parts.append(f"extract {step.segments} sentence(s) ({step.source_language})")
-    suffix = f" [pivot {route.pivot_language}]" if route.pivot_language else ""
+            parts.append(f"extract sentences ({step.source_language})")
+    suffix = f" (pivot through {route.pivot_language})" if route.pivot_language else ""
     return " → ".join(parts) + suffix
 
 
-def as_json(value: Any) -> str:
-    plain = (
-        dataclasses.asdict(value)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type)
-        else value
-    )
-    return json.dumps(
-        plain,
-        ensure_ascii=False,
-        indent=2,
-        default=dataclasses.asdict,
-    )
-
-
 def detection_text(d: DetectedLanguage | None) -> str:
+    """'detected, confidence 0.97' (or 'given' when the caller named the language)."""
     if d is None:
         return "given"
-    return (
-        f"detected {d.language or '?'} ({d.confidence:.2f}{'' if d.reliable else ', unreliable'})"
+    return f"detected, confidence {d.confidence:.2f}{'' if d.reliable else ', unreliable'}"
+
+
+def item_error_markup(error: ItemError) -> str:
+    """The error in red and, below it, what to do about it."""
+    text = f"[red]{escape(error.code)}: {escape(error.message)}[/red]"
+    if error.hint:
+        text += f"\n[yellow]→ {escape(error.hint)}[/yellow]"
+    return text
+
+
+def _brief_panel(brief: Brief) -> Panel:
+    body = item_error_markup(brief.error) if brief.error else escape(brief.text)
+    if brief.fallback_reason:
+        body += f"\n[dim]extractive fallback: {escape(brief.fallback_reason)}[/dim]"
+    route = route_text(brief.route)
+    return Panel(
+        body,
+        title=f"[bold]{escape(brief.language)}[/bold] · {brief.mode}",
+        subtitle=escape(route) if route else None,
+        title_align="left",
+        subtitle_align="left",
     )
+
+
+def pipeline_text(p: PipelineReport) -> str:
+    """'13 paragraphs, 13 sentences · 12 duplicate paragraphs removed · 10 chunks ...'."""
+    parts = [f"{p.paragraphs} paragraphs, {p.sentences} sentences"]
+    removed = [
+        (p.duplicate_paragraphs_removed, "duplicate paragraphs"),
+        (p.duplicate_sentences_removed, "duplicate sentences"),
+        (p.removed_control_characters, "control characters"),
+    ]
+    parts += [f"{n} {what} removed" for n, what in removed if n]
+    if p.chunks_summarized:
+        rounds = f" in {p.reduce_rounds} rounds" if p.reduce_rounds > 1 else ""
+        parts.append(f"{p.chunks_summarized} chunks summarised{rounds}")
+    return " · ".join(parts)
 
 
 def briefs(console: Console, result: SummarizeResult) -> None:
+    """One panel per brief, then the source language and the pipeline report."""
     for brief in result.briefs:
-        if brief.error is not None:
-            body = f"[red]{brief.error.code}: {escape(brief.error.message)}[/red]"
-            if brief.error.hint:
-                body += f"\n[yellow]→ {escape(brief.error.hint)}[/yellow]"
-        else:
-            body = escape(brief.text)
-        if brief.fallback_reason:
-            body += f"\n[dim]extractive fallback: {escape(brief.fallback_reason)}[/dim]"
-        console.print(
-            Panel(
-                body,
-                title=f"[bold]{brief.language}[/bold] · {brief.mode}",
-                subtitle=route_text(brief.route),
-                title_align="left",
-                subtitle_align="left",
-            )
-        )
-    p = result.pipeline
-    console.print(
-        f"source: {result.source_language} ({detection_text(result.detected_language)}); "
-        f"{p.paragraphs} paragraphs, {p.sentences} sentences; "
-        f"{p.duplicate_paragraphs_removed} duplicate paragraphs and "
-        f"{p.duplicate_sentences_removed} duplicate sentences removed; "
-        f"{p.removed_control_characters} control characters removed; "
-        f"{p.chunks_summarized} chunk(s) summarised in {p.reduce_rounds} round(s)"
-    )
+        console.print(_brief_panel(brief))
+    source = f"{result.source_language or '?'} ({detection_text(result.detected_language)})"
+    console.print(f"source: {escape(source)}")
+    console.print(f"pipeline: {pipeline_text(result.pipeline)}")
 
 
-def translations(console: Console, results: list[Translation]) -> None:
+def translations(console: Console, results: Sequence[Translation]) -> None:
+    """Each translation (or its error) under a dim line with its language and route."""
     for index, item in enumerate(results):
-        head = f"[{index}] {item.source_language or '?'} {route_text(item.route)}"
-        console.print(head, style="dim")
+        route = route_text(item.route)
+        head = f"[{index}] {item.source_language or '?'}" + (f": {route}" if route else "")
+        console.print(head, style="dim", markup=False)
         if item.error is not None:
-            console.print(f"[red]{item.error.code}: {item.error.message}[/red]")
-            if item.error.hint:
-                console.print(f"[yellow]→ {item.error.hint}[/yellow]")
+            console.print(item_error_markup(item.error))
         else:
-            console.print(item.text, markup=False, highlight=False)
+            console.print(item.text, markup=False)
+
+
+def detections(texts: Sequence[str], found: Sequence[DetectedLanguage]) -> None:
+    """Tab-separated lines, for scripts: language, confidence, reliability, text start."""
+    for text, d in zip(texts, found, strict=True):
+        trust = "reliable" if d.reliable else "unreliable"
+        start = " ".join(text.split())[:60]
+        typer.echo("\t".join((d.language or "?", f"{d.confidence:.2f}", trust, start)))
+
+
+def _languages(m: ModelInfo) -> str:
+    if m.pairs and len(m.pairs) <= 4:
+        return ", ".join(f"{p.source_language}→{p.target_language}" for p in m.pairs)
+    langs = m.languages or m.summary_languages
+    return ", ".join(langs[:10]) + (f" … ({len(langs)})" if len(langs) > 10 else "")
 
 
 def models_table(console: Console, caps: Capabilities) -> None:
-    table = Table(title=f"models (pivot language: {caps.pivot_language})")
+    """A table of the catalogue's models."""
+    table = Table(title=f"models (pivot language: {caps.pivot_language or 'none'})")
     for column in ("id", "family", "tasks", "languages", "state", "license"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("id", "family", "state"))
     for m in caps.models:
-        if m.pairs and len(m.pairs) <= 3:
-            langs = ", ".join(f"{p.source_language}→{p.target_language}" for p in m.pairs)
-        else:
-            langs = ", ".join(m.languages[:12]) + (" …" if len(m.languages) > 12 else "")
-        table.add_row(m.id, m.family, ",".join(m.tasks), langs, m.state, m.license)
+        failed = m.state == "failed" and m.state_detail
+        state = f"{m.state}: {m.state_detail}" if failed else m.state
+        row = (m.id, m.family, ", ".join(m.tasks), _languages(m), state, m.license)
+        table.add_row(*(escape(cell) for cell in row))
     console.print(table)

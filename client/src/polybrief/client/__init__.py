@@ -1,9 +1,14 @@
 """polybrief client: sync ``Client`` and asyncio ``AsyncClient`` for the polybrief.v1 API.
 
-from polybrief.client import Client
+    from polybrief.client import Client
 
-with Client("localhost:50051") as client:
-    result = client.summarize(article, to=["en", "fr", "ru"])
+    with Client("localhost:50051") as client:
+        result = client.summarize(article, to=["en", "fr", "ru"])
+        for brief in result.briefs:
+            print(brief.language, brief.error or brief.text)
+
+Results are frozen dataclasses (``SummarizeResult``, ``Translation``, ...); failed calls
+raise ``PolybriefError`` subclasses (the hierarchy is in ``polybrief.client._errors``).
 """
 
 from polybrief.client._async import AsyncClient
@@ -26,14 +31,19 @@ from polybrief.client._types import (
     Capabilities,
     DetectedLanguage,
     ItemError,
+    LanguageGuess,
     LanguageInfo,
     LanguagePair,
     Limits,
     ModelInfo,
+    ModelState,
     PipelineReport,
     Route,
+    RouteKind,
     Step,
+    StepKind,
     SummarizeResult,
+    SummaryMode,
     Translation,
 )
 
@@ -46,20 +56,25 @@ __all__ = [
     "DetectedLanguage",
     "InvalidArgumentError",
     "ItemError",
+    "LanguageGuess",
     "LanguageInfo",
     "LanguagePair",
     "Limits",
     "ModelInfo",
     "ModelNotFoundError",
     "ModelNotInstalledError",
+    "ModelState",
     "OverloadedError",
     "PermissionDeniedError",
     "PipelineReport",
     "PolybriefError",
     "Route",
+    "RouteKind",
     "ServerError",
     "Step",
+    "StepKind",
     "SummarizeResult",
+    "SummaryMode",
     "Translation",
     "UnauthenticatedError",
     "UnavailableError",

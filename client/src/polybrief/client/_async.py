@@ -1,4 +1,4 @@
-"""The asyncio client: the same API as Client, over grpc.aio."""
+"""The asyncio client: the same API as ``Client``, over ``grpc.aio``."""
 
 from __future__ import annotations
 
@@ -8,30 +8,39 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2_grpc
+from polybrief.client import _channel as ch
 from polybrief.client import _convert as c
 from polybrief.client import _types as t
-from polybrief.client._client import DEFAULT_TARGET, auth_metadata, channel_options
-from polybrief.client._errors import UnavailableError, map_rpc_error
-from polybrief.v1 import polybrief_pb2 as pb
+from polybrief.client._errors import ModelNotFoundError, PolybriefError, UnavailableError
+from polybrief.client._errors import map_rpc_error as _map
 from polybrief.v1 import polybrief_pb2_grpc
 
 
 class AsyncClient:
-    """An asyncio polybrief client that owns its channel; use ``async with``."""
+    """An asyncio polybrief client that owns its channel; use ``async with``.
+
+    >>> async with AsyncClient("localhost:50051") as client:
+    ...     result = await client.summarize(article, to=["en", "fr"])
+
+    Arguments, methods, deadlines, retries and errors are those of ``Client``; create
+    and use it inside one running event loop.
+    """
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str = ch.DEFAULT_TARGET,
         *,
-        timeout: float = 30.0,
+        timeout: float = ch.DEFAULT_TIMEOUT,
         credentials: grpc.ChannelCredentials | None = None,
         api_key: str | None = None,
         options: Sequence[tuple[str, Any]] = (),
     ) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
         self.target = target
         self.timeout = timeout
-        opts = channel_options(options)
+        opts = ch.channel_options(options)
         self._channel = (
             grpc.aio.secure_channel(target, credentials, options=opts)
             if credentials is not None
@@ -39,7 +48,10 @@ class AsyncClient:
         )
         self._stub = polybrief_pb2_grpc.PolybriefStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
-        self._metadata = auth_metadata(api_key)
+        self._metadata = ch.auth_metadata(api_key)
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self.target!r}, timeout={self.timeout})"
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -48,13 +60,15 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
+        """Closes the channel, cancelling calls still in flight."""
         await self._channel.close(None)
 
     async def _call(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+        deadline = self.timeout if timeout is None else timeout
         try:
-            return await method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            return await method(request, timeout=deadline, metadata=self._metadata)
         except grpc.aio.AioRpcError as error:
-            raise map_rpc_error(error) from None
+            raise _map(error) from error
 
     async def summarize(
         self,
@@ -63,12 +77,12 @@ class AsyncClient:
         to: Sequence[str] = (),
         source: str | None = None,
         max_words: int | None = None,
-        mode: str = "abstractive",
+        mode: t.SummaryMode = "abstractive",
         model: str | None = None,
         translation_model: str | None = None,
         timeout: float | None = None,
     ) -> t.SummarizeResult:
-        """Briefs of ``text`` in each language of ``to`` (default: the source language)."""
+        """Briefs of ``text``, one per language of ``to``; see ``Client.summarize``."""
         request = c.summarize_request(text, to, source, max_words, mode, model, translation_model)
         return c.summarize_result(await self._call(self._stub.Summarize, request, timeout))
 
@@ -81,42 +95,43 @@ class AsyncClient:
         model: str | None = None,
         timeout: float | None = None,
     ) -> list[t.Translation]:
-        """One translation per text, in order; a single string is a batch of one."""
+        """Translations, one per text (a single string gives a one-element list)."""
         request = c.translate_request(texts, to, source, model)
         return c.translate_result(await self._call(self._stub.Translate, request, timeout))
 
     async def detect(
         self, texts: str | Sequence[str], *, timeout: float | None = None
     ) -> list[t.DetectedLanguage]:
-        """The language of each text."""
-        return c.detect_result(
-            await self._call(self._stub.DetectLanguage, c.detect_request(texts), timeout)
-        )
+        """The language of each text, in order (a single string gives a one-element list)."""
+        request = c.detect_request(texts)
+        return c.detect_result(await self._call(self._stub.DetectLanguage, request, timeout))
 
     async def capabilities(self, *, timeout: float | None = None) -> t.Capabilities:
-        """Languages, models and limits of the server."""
-        reply = await self._call(self._stub.ListCapabilities, pb.ListCapabilitiesRequest(), timeout)
+        """Languages, models (with their state) and limits of the server."""
+        request = c.capabilities_request()
+        reply = await self._call(self._stub.ListCapabilities, request, timeout)
         return c.capabilities_result(reply)
 
     async def health(self, service: str = "", *, timeout: float | None = None) -> str:
-        """Standard gRPC health status: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", …"""
-        reply = await self._call(
-            self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout
-        )
-        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+        """Standard gRPC health status of ``service``; see ``Client.health``."""
+        try:
+            reply = await self._call(self._health.Check, c.health_request(service), timeout)
+        except ModelNotFoundError:  # NOT_FOUND from Health.Check: an unknown service name
+            return "SERVICE_UNKNOWN"
+        return c.health_status(reply)
 
     async def wait_until_serving(self, timeout: float) -> None:
         """Polls health until SERVING; UnavailableError when ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
+        last = ch.NO_ANSWER
+        while (remaining := deadline - time.monotonic()) > 0:
             try:
-                last = await self.health(timeout=min(5.0, max(deadline - time.monotonic(), 0.1)))
+                last = await self.health(timeout=ch.poll_timeout(remaining))
                 if last == "SERVING":
                     return
-            except Exception as exc:
-                last = str(exc)
-            await asyncio.sleep(0.2)
+            except PolybriefError as error:
+                last = ch.last_answer(last, error)
+            await asyncio.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
         raise UnavailableError(
-            grpc.StatusCode.UNAVAILABLE, f"{self.target} not serving after {timeout}s: {last}"
+            grpc.StatusCode.UNAVAILABLE, ch.not_serving_message(self.target, timeout, last)
         )

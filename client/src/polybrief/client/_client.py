@@ -4,46 +4,45 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2_grpc
+from polybrief.client import _channel as ch
 from polybrief.client import _convert as c
 from polybrief.client import _types as t
-from polybrief.client._errors import UnavailableError, map_rpc_error
+from polybrief.client._errors import ModelNotFoundError, PolybriefError, UnavailableError
+from polybrief.client._errors import map_rpc_error as _map
 from polybrief.v1 import polybrief_pb2_grpc
-
-R = TypeVar("R")
-DEFAULT_TARGET = "localhost:50051"
-
-
-def channel_options(extra: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    return [*c.CHANNEL_OPTIONS, *extra]
-
-
-def auth_metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {api_key}"),) if api_key else ()
 
 
 class Client:
     """A blocking polybrief client that owns its channel; use it as a context manager.
 
-    Every call has a deadline (``timeout`` seconds unless overridden per call) and is
-    retried on UNAVAILABLE by the channel. Failures raise ``PolybriefError`` subclasses.
+    >>> with Client("localhost:50051", timeout=60) as client:
+    ...     result = client.summarize(article, to=["en", "fr"])
+
+    ``timeout`` (seconds) is the deadline of every call unless a call passes its own
+    ``timeout=``; calls are never unbounded. ``credentials`` makes the channel secure
+    (TLS); ``api_key`` is sent as ``authorization: Bearer <key>`` metadata; ``options``
+    are extra gRPC channel options. The channel retries UNAVAILABLE (see ``_channel``).
+    Failed calls raise ``PolybriefError`` subclasses.
     """
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str = ch.DEFAULT_TARGET,
         *,
-        timeout: float = 30.0,
+        timeout: float = ch.DEFAULT_TIMEOUT,
         credentials: grpc.ChannelCredentials | None = None,
         api_key: str | None = None,
         options: Sequence[tuple[str, Any]] = (),
     ) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
         self.target = target
         self.timeout = timeout
-        opts = channel_options(options)
+        opts = ch.channel_options(options)
         self._channel = (
             grpc.secure_channel(target, credentials, options=opts)
             if credentials is not None
@@ -51,7 +50,10 @@ class Client:
         )
         self._stub = polybrief_pb2_grpc.PolybriefStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
-        self._metadata = auth_metadata(api_key)
+        self._metadata = ch.auth_metadata(api_key)
+
+    def __repr__(self) -> str:
+        return f"Client({self.target!r}, timeout={self.timeout})"
 
     def __enter__(self) -> Client:
         return self
@@ -60,13 +62,15 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Closes the channel; calls made afterwards fail."""
         self._channel.close()
 
     def _call(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+        deadline = self.timeout if timeout is None else timeout
         try:
-            return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            return method(request, timeout=deadline, metadata=self._metadata)
         except grpc.RpcError as error:
-            raise map_rpc_error(error) from None
+            raise _map(error) from error
 
     def summarize(
         self,
@@ -75,12 +79,18 @@ class Client:
         to: Sequence[str] = (),
         source: str | None = None,
         max_words: int | None = None,
-        mode: str = "abstractive",
+        mode: t.SummaryMode = "abstractive",
         model: str | None = None,
         translation_model: str | None = None,
         timeout: float | None = None,
     ) -> t.SummarizeResult:
-        """Briefs of ``text`` in each language of ``to`` (default: the source language)."""
+        """Briefs of ``text``, one per language of ``to`` in order (default: the source's).
+
+        ``source`` is detected when not given; ``max_words`` defaults to the server's (60);
+        ``mode`` is "abstractive" or "extractive"; ``model`` / ``translation_model`` pick
+        catalogue models instead of the server's routing. A brief that cannot be made
+        carries an ``ItemError`` instead of failing the call.
+        """
         request = c.summarize_request(text, to, source, max_words, mode, model, translation_model)
         return c.summarize_result(self._call(self._stub.Summarize, request, timeout))
 
@@ -93,45 +103,51 @@ class Client:
         model: str | None = None,
         timeout: float | None = None,
     ) -> list[t.Translation]:
-        """One translation per text, in order; a single string is a batch of one."""
+        """Translations of ``texts`` into ``to``, one per text, in order.
+
+        A single string is a batch of one: the result is then a one-element list.
+        ``source`` is detected per text when not given. A text that cannot be translated
+        carries an ``ItemError`` instead of failing the call.
+        """
         request = c.translate_request(texts, to, source, model)
         return c.translate_result(self._call(self._stub.Translate, request, timeout))
 
     def detect(
         self, texts: str | Sequence[str], *, timeout: float | None = None
     ) -> list[t.DetectedLanguage]:
-        """The language of each text."""
-        return c.detect_result(
-            self._call(self._stub.DetectLanguage, c.detect_request(texts), timeout)
-        )
+        """The language of each text, in order (a single string gives a one-element list)."""
+        request = c.detect_request(texts)
+        return c.detect_result(self._call(self._stub.DetectLanguage, request, timeout))
 
     def capabilities(self, *, timeout: float | None = None) -> t.Capabilities:
-        """Languages, models and limits of the server."""
-        from polybrief.v1 import polybrief_pb2 as pb
-
-        return c.capabilities_result(
-            self._call(self._stub.ListCapabilities, pb.ListCapabilitiesRequest(), timeout)
-        )
+        """Languages, models (with their state) and limits of the server."""
+        request = c.capabilities_request()
+        return c.capabilities_result(self._call(self._stub.ListCapabilities, request, timeout))
 
     def health(self, service: str = "", *, timeout: float | None = None) -> str:
-        """Standard gRPC health status: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", …"""
-        reply = self._call(
-            self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout
-        )
-        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+        """Standard gRPC health status of ``service`` ("" is the whole server).
+
+        "SERVING", "NOT_SERVING", "UNKNOWN", or "SERVICE_UNKNOWN" for a service the
+        server does not know.
+        """
+        try:
+            reply = self._call(self._health.Check, c.health_request(service), timeout)
+        except ModelNotFoundError:  # NOT_FOUND from Health.Check: an unknown service name
+            return "SERVICE_UNKNOWN"
+        return c.health_status(reply)
 
     def wait_until_serving(self, timeout: float) -> None:
         """Polls health until SERVING; UnavailableError when ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
+        last = ch.NO_ANSWER
+        while (remaining := deadline - time.monotonic()) > 0:
             try:
-                last = self.health(timeout=min(5.0, max(deadline - time.monotonic(), 0.1)))
+                last = self.health(timeout=ch.poll_timeout(remaining))
                 if last == "SERVING":
                     return
-            except Exception as exc:
-                last = str(exc)
-            time.sleep(0.2)
+            except PolybriefError as error:
+                last = ch.last_answer(last, error)
+            time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
         raise UnavailableError(
-            grpc.StatusCode.UNAVAILABLE, f"{self.target} not serving after {timeout}s: {last}"
+            grpc.StatusCode.UNAVAILABLE, ch.not_serving_message(self.target, timeout, last)
         )

@@ -1,34 +1,58 @@
-"""Result types of the client: plain frozen dataclasses mirroring the proto responses.
+"""Result types of the client: frozen dataclasses mirroring the proto responses.
 
-Enum values are lower-case strings: modes "abstractive"/"extractive"; step kinds
-"summarize"/"extract"/"translate"; route kinds "identity"/"direct"/"multilingual"/"pivot"
-("" when unset); model states "not_installed"/"installed"/"loaded"/"failed".
+Enum values are lower-case strings, typed as ``Literal``s:
+
+* ``SummaryMode``: "abstractive", "extractive" (an unset mode reads as "abstractive",
+  as the proto says);
+* ``StepKind``: "summarize", "extract", "translate";
+* ``RouteKind``: "identity", "direct", "multilingual", "pivot";
+* ``ModelState``: "not_installed", "installed", "loaded", "failed".
+
+A value the server leaves unset (or one newer than this client) reads as "" for step and
+route kinds and "unknown" for model states.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+SummaryMode = Literal["abstractive", "extractive"]
+StepKind = Literal["summarize", "extract", "translate", ""]
+RouteKind = Literal["identity", "direct", "multilingual", "pivot", ""]
+ModelState = Literal["not_installed", "installed", "loaded", "failed", "unknown"]
 
 
 @dataclass(frozen=True)
 class Step:
-    kind: str
+    """One step of a route: a model (or the extractive summariser) applied to text."""
+
+    kind: StepKind
+    #: Catalogue id of the model; "" for "extract".
     model: str
     source_language: str
     target_language: str
+    #: Model inputs (sentence batches or chunks) this step processed.
     segments: int
 
 
 @dataclass(frozen=True)
 class Route:
-    kind: str
+    """The path an output took, steps in order of execution."""
+
+    kind: RouteKind
     steps: tuple[Step, ...]
+    #: Set when ``kind`` is "pivot".
     pivot_language: str
 
 
 @dataclass(frozen=True)
 class ItemError:
-    """Why one brief or translation could not be produced (the others are unaffected)."""
+    """Why one brief or translation could not be produced (the others are unaffected).
+
+    ``code`` is machine-readable: "MODEL_NOT_INSTALLED", "UNSUPPORTED_LANGUAGE_PAIR",
+    "UNSUPPORTED_LANGUAGE" or "MODEL_FAILED"; ``hint`` says what an operator can do.
+    """
 
     code: str
     message: str
@@ -36,31 +60,50 @@ class ItemError:
     hint: str
 
 
-@dataclass(frozen=True)
-class DetectedLanguage:
+class LanguageGuess(NamedTuple):
+    """A candidate language and its confidence (0..1); unpacks as ``(language, p)``."""
+
     language: str
     confidence: float
+
+
+@dataclass(frozen=True)
+class DetectedLanguage:
+    """The language of a text. ``language`` is "" when nothing could be detected."""
+
+    language: str
+    confidence: float
+    #: False for short or ambiguous text: pass the source language explicitly then.
     reliable: bool
-    candidates: tuple[tuple[str, float], ...]
+    #: Up to three candidates, best first.
+    candidates: tuple[LanguageGuess, ...]
 
 
 @dataclass(frozen=True)
 class PipelineReport:
+    """What the text pipeline did to the input before any model saw it."""
+
     input_characters: int
     removed_control_characters: int
     paragraphs: int
     duplicate_paragraphs_removed: int
     duplicate_sentences_removed: int
     sentences: int
+    #: Model inputs summarised in the map step (0 for extractive briefs).
     chunks_summarized: int
+    #: Rounds of map-reduce (0 for extractive, 1 when no reduce was needed).
     reduce_rounds: int
 
 
 @dataclass(frozen=True)
 class Brief:
+    """A brief in one language; ``text`` is "" and ``error`` is set when it failed."""
+
     language: str
     text: str
-    mode: str
+    #: The mode actually used.
+    mode: SummaryMode
+    #: Why an abstractive request was served extractively; "" otherwise.
     fallback_reason: str
     route: Route
     error: ItemError | None
@@ -68,16 +111,22 @@ class Brief:
 
 @dataclass(frozen=True)
 class SummarizeResult:
+    """Briefs in request order, the source language used and the pipeline report."""
+
     briefs: tuple[Brief, ...]
     source_language: str
+    #: Set when no source language was given.
     detected_language: DetectedLanguage | None
     pipeline: PipelineReport
 
 
 @dataclass(frozen=True)
 class Translation:
+    """One translated text; ``error`` is set (and ``text`` "") when it failed."""
+
     text: str
     source_language: str
+    #: Set when no source language was given.
     detected_language: DetectedLanguage | None
     route: Route
     error: ItemError | None
@@ -85,37 +134,51 @@ class Translation:
 
 @dataclass(frozen=True)
 class LanguagePair:
+    """A translation direction."""
+
     source_language: str
     target_language: str
 
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """A model of the server's catalogue."""
+
+    #: Catalogue id, as accepted by the ``model`` arguments.
     id: str
+    #: "marian", "m2m100", "nllb", "mbart50", "t5", "mt5", "bart", "pegasus".
     family: str
+    #: "translate" and/or "summarize".
     tasks: tuple[str, ...]
+    #: Hugging Face hub id or local directory, and revision.
     source: str
     revision: str
     license: str
     pairs: tuple[LanguagePair, ...]
     summary_languages: tuple[str, ...]
     languages: tuple[str, ...]
-    state: str
+    state: ModelState
     state_detail: str
+    #: Input window in tokens; longer input is chunked, never cut.
     max_input_tokens: int
 
 
 @dataclass(frozen=True)
 class LanguageInfo:
+    """A language of the catalogue and what can be done with it."""
+
     code: str
     name: str
     translate_source: bool
     translate_target: bool
+    #: An abstractive summariser exists (extractive briefs work for every language).
     summarize_abstractive: bool
 
 
 @dataclass(frozen=True)
 class Limits:
+    """The server's input limits (requests over them are INVALID_ARGUMENT)."""
+
     max_text_characters: int
     max_translate_items: int
     max_item_characters: int
@@ -129,6 +192,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Capabilities:
+    """Languages, models and limits of a server (``ListCapabilities``)."""
+
     languages: tuple[LanguageInfo, ...]
     models: tuple[ModelInfo, ...]
     limits: Limits

@@ -53,10 +53,18 @@ class Batcher:
     """Merges segments of concurrent requests into batches on one inference thread."""
 
     def __init__(
-        self, *, max_batch: int = 32, max_wait_s: float = 0.004, max_queue: int = 4096
+        self,
+        *,
+        max_batch: int = 32,
+        max_wait_s: float = 0.004,
+        fill_wait_s: float = 0.03,
+        max_queue: int = 4096,
     ) -> None:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
+        self.fill_wait_s = fill_wait_s
+        self._live = 0
+        self._recent: deque[tuple[float, int]] = deque()  # (when, calls waiting then)
         self.max_queue = max_queue
         self.stats = BatchStats()
         self._queue: deque[_Job] = deque()
@@ -85,9 +93,14 @@ class Batcher:
                     f"inference queue full ({len(self._queue)} segments waiting)", retry_after_s=1.0
                 )
             self._queue.extend(jobs)
+            self._count_live(+1)
             self.stats.submitted += len(jobs)
             self._cond.notify()
-        return [self._wait(job) for job in jobs]
+        try:
+            return [self._wait(job) for job in jobs]
+        finally:
+            with self._cond:
+                self._count_live(-1)
 
     def _wait(self, job: _Job) -> str:
         while True:
@@ -115,6 +128,16 @@ class Batcher:
         with self._cond:
             return len(self._queue)
 
+    def _recent_concurrency(self, now: float) -> int:
+        """The most calls waiting on inference at once during the last second."""
+        while len(self._recent) > 1 and now - self._recent[1][0] > 1.0:
+            self._recent.popleft()
+        return max((live for _, live in self._recent), default=self._live)
+
+    def _count_live(self, change: int) -> None:
+        self._live += change
+        self._recent.append((time.monotonic(), self._live))
+
     def _take(self) -> list[_Job] | None:
         with self._cond:
             while not self._queue and not self._closed:
@@ -122,13 +145,21 @@ class Batcher:
             if self._closed and not self._queue:
                 return None
             first = self._queue[0]
-            deadline = first.enqueued + self.max_wait_s
+            started = time.monotonic()
+            # Closed-loop clients come back a few milliseconds after their answer; waiting
+            # (at most fill_wait_s) until the batch matches the recent concurrency keeps them
+            # in step instead of splitting them into alternating half-full batches. With one
+            # caller the target is 1 and nothing waits.
+            target = min(self.max_batch, max(1, self._recent_concurrency(started)))
             while not self._closed:
+                now = time.monotonic()
                 same = sum(
                     1 for j in self._queue if j.model == first.model and j.task == first.task
                 )
-                left = deadline - time.monotonic()
-                if same >= self.max_batch or left <= 0:
+                if same >= target:
+                    break
+                left = max(first.enqueued + self.max_wait_s, started + self.fill_wait_s) - now
+                if left <= 0:
                     break
                 self._cond.wait(left)
             batch: list[_Job] = []

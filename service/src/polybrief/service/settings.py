@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(
         4.0, ge=0, description="How long a segment waits for others to share its batch."
     )
+    fill_wait_ms: float = Field(
+        30.0,
+        ge=0,
+        description="How long a batch may wait to reach the recent concurrency (closed-loop "
+        "clients return a few ms after their answer).",
+    )
     max_queue: int = Field(4096, ge=1, description="Segments waiting for inference, at most.")
     cache_mb: int = Field(64, ge=0, description="Translation cache budget in MiB (0: off).")
     max_receive_message_bytes: int = Field(

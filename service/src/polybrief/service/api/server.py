@@ -77,6 +77,7 @@ def build_engine(settings: Settings) -> Engine:
     batcher = Batcher(
         max_batch=settings.max_batch,
         max_wait_s=settings.max_wait_ms / 1000,
+        fill_wait_s=settings.fill_wait_ms / 1000,
         max_queue=settings.max_queue,
     )
     runner = Runner(batcher, TranslationCache(settings.cache_mb * 1024 * 1024))

@@ -2,9 +2,21 @@
 ``generate`` (language tokens, forced BOS, prompts), from API codes ("fr") to each
 family's own ("fra_Latn", "fr_XX", "__fr__", ">>fra<<", "translate English to French: ").
 
-Inputs are built without mutating tokenizer state (no ``tokenizer.src_lang = …``), so a
-tokenizer can be shared by threads. Nothing is ever truncated: the engine chunks text to
-the window first, using ``count_tokens``.
+How transformers v5 does it, and why this module does it differently:
+
+- NLLB and mBART-50 tokenizers are ``tokenizers``-backed; setting ``tokenizer.src_lang``
+  rewrites the Rust post-processor (``[lang] text </s>``), shared state. M2M100 (Python
+  backend only, also under the ``…Fast`` name) keeps ``prefix_tokens`` on the instance.
+  Neither accepts ``src_lang`` per call. So the body is encoded with
+  ``add_special_tokens=False`` and the language token and ``</s>`` are added here (NLLB's
+  ``legacy_behaviour`` layout, ``text </s> [lang]``, is honoured); the result equals what
+  the tokenizer gives after ``src_lang = …``, without mutating it.
+- The target language is the first generated token: ``forced_bos_token_id``.
+- Marian multi-target models expect a ``>>xxx<<`` token (ISO 639-3, or 639-1 in older
+  models) as the first source token; MarianTokenizer keeps a leading ``>>…<<`` whole.
+
+Nothing is ever truncated: the engine chunks text to the window first, using
+``count_tokens``, which counts exactly what ``prepare_*`` feeds the model.
 """
 
 from __future__ import annotations
@@ -16,146 +28,65 @@ from typing import Any, Protocol
 from polybrief.service.errors import UnsupportedRoute
 from polybrief.service.models.catalog import ModelSpec
 
-# ISO 639-1 → mBART-50 codes (all 52 languages of mBART-50).
-MBART50_CODES = {
-    "ar": "ar_AR",
-    "cs": "cs_CZ",
-    "de": "de_DE",
-    "en": "en_XX",
-    "es": "es_XX",
-    "et": "et_EE",
-    "fi": "fi_FI",
-    "fr": "fr_XX",
-    "gu": "gu_IN",
-    "hi": "hi_IN",
-    "it": "it_IT",
-    "ja": "ja_XX",
-    "kk": "kk_KZ",
-    "ko": "ko_KR",
-    "lt": "lt_LT",
-    "lv": "lv_LV",
-    "my": "my_MM",
-    "ne": "ne_NP",
-    "nl": "nl_XX",
-    "ro": "ro_RO",
-    "ru": "ru_RU",
-    "si": "si_LK",
-    "tr": "tr_TR",
-    "vi": "vi_VN",
-    "zh": "zh_CN",
-    "af": "af_ZA",
-    "az": "az_AZ",
-    "bn": "bn_IN",
-    "fa": "fa_IR",
-    "he": "he_IL",
-    "hr": "hr_HR",
-    "id": "id_ID",
-    "ka": "ka_GE",
-    "km": "km_KH",
-    "mk": "mk_MK",
-    "ml": "ml_IN",
-    "mn": "mn_MN",
-    "mr": "mr_IN",
-    "pl": "pl_PL",
-    "ps": "ps_AF",
-    "pt": "pt_XX",
-    "sv": "sv_SE",
-    "sw": "sw_KE",
-    "ta": "ta_IN",
-    "te": "te_IN",
-    "th": "th_TH",
-    "tl": "tl_XX",
-    "uk": "uk_UA",
-    "ur": "ur_PK",
-    "xh": "xh_ZA",
-    "gl": "gl_ES",
-    "sl": "sl_SI",
-}
 
-# ISO 639-1 → NLLB-200 (FLORES-200) codes for the major languages.
-NLLB_CODES = {
-    "af": "afr_Latn",
-    "am": "amh_Ethi",
-    "ar": "arb_Arab",
-    "az": "azj_Latn",
-    "be": "bel_Cyrl",
-    "bg": "bul_Cyrl",
-    "bn": "ben_Beng",
-    "bs": "bos_Latn",
-    "ca": "cat_Latn",
-    "cs": "ces_Latn",
-    "cy": "cym_Latn",
-    "da": "dan_Latn",
-    "de": "deu_Latn",
-    "el": "ell_Grek",
-    "en": "eng_Latn",
-    "es": "spa_Latn",
-    "et": "est_Latn",
-    "eu": "eus_Latn",
-    "fa": "pes_Arab",
-    "fi": "fin_Latn",
-    "fr": "fra_Latn",
-    "ga": "gle_Latn",
-    "gl": "glg_Latn",
-    "gu": "guj_Gujr",
-    "he": "heb_Hebr",
-    "hi": "hin_Deva",
-    "hr": "hrv_Latn",
-    "hu": "hun_Latn",
-    "hy": "hye_Armn",
-    "id": "ind_Latn",
-    "is": "isl_Latn",
-    "it": "ita_Latn",
-    "ja": "jpn_Jpan",
-    "ka": "kat_Geor",
-    "kk": "kaz_Cyrl",
-    "km": "khm_Khmr",
-    "kn": "kan_Knda",
-    "ko": "kor_Hang",
-    "lt": "lit_Latn",
-    "lv": "lvs_Latn",
-    "mk": "mkd_Cyrl",
-    "ml": "mal_Mlym",
-    "mn": "khk_Cyrl",
-    "mr": "mar_Deva",
-    "ms": "zsm_Latn",
-    "my": "mya_Mymr",
-    "ne": "npi_Deva",
-    "nl": "nld_Latn",
-    "no": "nob_Latn",
-    "pa": "pan_Guru",
-    "pl": "pol_Latn",
-    "ps": "pbt_Arab",
-    "pt": "por_Latn",
-    "ro": "ron_Latn",
-    "ru": "rus_Cyrl",
-    "si": "sin_Sinh",
-    "sk": "slk_Latn",
-    "sl": "slv_Latn",
-    "so": "som_Latn",
-    "sq": "als_Latn",
-    "sr": "srp_Cyrl",
-    "sv": "swe_Latn",
-    "sw": "swh_Latn",
-    "ta": "tam_Taml",
-    "te": "tel_Telu",
-    "th": "tha_Thai",
-    "tl": "tgl_Latn",
-    "tr": "tur_Latn",
-    "uk": "ukr_Cyrl",
-    "ur": "urd_Arab",
-    "uz": "uzn_Latn",
-    "vi": "vie_Latn",
-    "xh": "xho_Latn",
-    "yo": "yor_Latn",
-    "zh": "zho_Hans",
-    "zu": "zul_Latn",
+def _table(text: str) -> dict[str, str]:
+    """Reads a table written as ``"fr=fra_Latn ru=rus_Cyrl …"``; a bare ``"fr_XX"`` is keyed
+    by its first two letters."""
+    pairs = (item.split("=") if "=" in item else (item[:2], item) for item in text.split())
+    return {key: value for key, value in pairs}
+
+
+# ISO 639-1 → mBART-50 code, all 52 languages (each code starts with its ISO 639-1 code).
+MBART50_CODES: dict[str, str] = _table(
+    """
+    ar_AR cs_CZ de_DE en_XX es_XX et_EE fi_FI fr_XX gu_IN hi_IN it_IT ja_XX kk_KZ ko_KR
+    lt_LT lv_LV my_MM ne_NP nl_XX ro_RO ru_RU si_LK tr_TR vi_VN zh_CN af_ZA az_AZ bn_IN
+    fa_IR he_IL hr_HR id_ID ka_GE km_KH mk_MK ml_IN mn_MN mr_IN pl_PL ps_AF pt_XX sv_SE
+    sw_KE ta_IN te_IN th_TH tl_XX uk_UA ur_PK xh_ZA gl_ES sl_SI
+    """
+)
+
+# ISO 639-1 → NLLB-200 (FLORES-200) code: every mBART-50 language and other major ones.
+# Macrolanguages map to the variety NLLB was trained on (ar → Modern Standard Arabic, fa →
+# Western Persian, lv → Standard Latvian, ms → Standard Malay, zh → Simplified Chinese).
+NLLB_CODES: dict[str, str] = _table(
+    """
+    af=afr_Latn am=amh_Ethi ar=arb_Arab az=azj_Latn be=bel_Cyrl bg=bul_Cyrl bn=ben_Beng
+    bs=bos_Latn ca=cat_Latn cs=ces_Latn cy=cym_Latn da=dan_Latn de=deu_Latn el=ell_Grek
+    en=eng_Latn eo=epo_Latn es=spa_Latn et=est_Latn eu=eus_Latn fa=pes_Arab fi=fin_Latn
+    fr=fra_Latn ga=gle_Latn gl=glg_Latn gu=guj_Gujr ha=hau_Latn he=heb_Hebr hi=hin_Deva
+    hr=hrv_Latn hu=hun_Latn hy=hye_Armn id=ind_Latn ig=ibo_Latn is=isl_Latn it=ita_Latn
+    ja=jpn_Jpan jv=jav_Latn ka=kat_Geor kk=kaz_Cyrl km=khm_Khmr kn=kan_Knda ko=kor_Hang
+    ky=kir_Cyrl lo=lao_Laoo lt=lit_Latn lv=lvs_Latn mk=mkd_Cyrl ml=mal_Mlym mn=khk_Cyrl
+    mr=mar_Deva ms=zsm_Latn mt=mlt_Latn my=mya_Mymr ne=npi_Deva nl=nld_Latn no=nob_Latn
+    pa=pan_Guru pl=pol_Latn ps=pbt_Arab pt=por_Latn ro=ron_Latn ru=rus_Cyrl si=sin_Sinh
+    sk=slk_Latn sl=slv_Latn so=som_Latn sq=als_Latn sr=srp_Cyrl sv=swe_Latn sw=swh_Latn
+    ta=tam_Taml te=tel_Telu tg=tgk_Cyrl th=tha_Thai tl=tgl_Latn tr=tur_Latn uk=ukr_Cyrl
+    ur=urd_Arab uz=uzn_Latn vi=vie_Latn xh=xho_Latn yo=yor_Latn zh=zho_Hans zu=zul_Latn
+    """
+)
+
+# Marian (OPUS-MT / Tatoeba) target tokens besides >>{ISO 639-3}<< and >>{ISO 639-1}<<,
+# for macrolanguages whose models name the individual language or script.
+MARIAN_EXTRA_TARGETS: dict[str, tuple[str, ...]] = {
+    "zh": ("cmn_Hans", "cmn", "zho_Hans"),
+    "ar": ("arb",),
+    "fa": ("pes",),
+    "ms": ("zsm_Latn", "zsm"),
+    "no": ("nob",),
+    "sr": ("srp_Cyrl", "srp_Latn"),
+    "lv": ("lvs",),
+    "et": ("ekk",),
 }
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """Model inputs ready for ``model.generate(**inputs, **generate_kwargs)``."""
+    """Model inputs ready for ``model.generate(**inputs, **generate_kwargs)``.
+
+    ``inputs`` holds ``input_ids`` and ``attention_mask`` tensors (padded, never truncated);
+    ``generate_kwargs`` e.g. ``{"forced_bos_token_id": 123}``, empty when none.
+    """
 
     inputs: dict[str, Any]
     generate_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -168,73 +99,15 @@ class FamilyAdapter(Protocol):
 
     def prepare_translation(
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str
-    ) -> Prepared: ...
-
-    def prepare_summary(
-        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], language: str
-    ) -> Prepared: ...
-
-    def count_tokens(
-        self,
-        tokenizer: Any,
-        spec: ModelSpec,
-        text: str,
-        *,
-        task: str,
-        source: str,
-        target: str | None,
-    ) -> int: ...
-
-
-def _encode(tokenizer: Any, texts: Sequence[str]) -> dict[str, Any]:
-    return dict(tokenizer(list(texts), padding=True, return_tensors="pt"))
-
-
-def _token_id(tokenizer: Any, token: str) -> int | None:
-    token_id = tokenizer.convert_tokens_to_ids(token)
-    if token_id is None or token_id == tokenizer.unk_token_id:
-        return None
-    return int(token_id)
-
-
-class PlainFamily:
-    """Families whose input is the text itself (BART, PEGASUS, single-pair Marian)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def _text(
-        self, tokenizer: Any, spec: ModelSpec, text: str, task: str, source: str, target: str | None
-    ) -> str:
-        return text
-
-    def _check(
-        self, tokenizer: Any, spec: ModelSpec, task: str, source: str, target: str | None
-    ) -> None:
-        if task == "translate" and target is not None and not spec.serves_pair(source, target):
-            raise UnsupportedRoute(f"model {spec.id!r} does not translate {source}→{target}")
-
-    def prepare_translation(
-        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str
     ) -> Prepared:
-        self._check(tokenizer, spec, "translate", source, target)
-        return Prepared(
-            _encode(
-                tokenizer,
-                [self._text(tokenizer, spec, t, "translate", source, target) for t in texts],
-            )
-        )
+        """Inputs translating ``texts`` from ``source`` to ``target`` (ISO 639-1 codes)."""
+        ...
 
     def prepare_summary(
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], language: str
     ) -> Prepared:
-        self._check(tokenizer, spec, "summarize", language, None)
-        return Prepared(
-            _encode(
-                tokenizer,
-                [self._text(tokenizer, spec, t, "summarize", language, None) for t in texts],
-            )
-        )
+        """Inputs summarising ``texts`` written in ``language``."""
+        ...
 
     def count_tokens(
         self,
@@ -246,46 +119,154 @@ class PlainFamily:
         source: str,
         target: str | None,
     ) -> int:
-        return len(tokenizer(self._text(tokenizer, spec, text, task, source, target))["input_ids"])
+        """Input tokens ``text`` occupies, prompt, language and special tokens included."""
+        ...
+
+    def supports(self, tokenizer: Any, spec: ModelSpec, language: str) -> bool:
+        """Whether the model can be steered to/from ``language``."""
+        ...
+
+
+def _token_id(tokenizer: Any, token: str) -> int | None:
+    """The id of a whole token, or None when the vocabulary lacks it."""
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if token_id is None or token_id == tokenizer.unk_token_id:
+        return None
+    return int(token_id)
+
+
+def _tensors(encoded: Any) -> dict[str, Any]:
+    return {key: encoded[key] for key in ("input_ids", "attention_mask")}
+
+
+def _check_pair(spec: ModelSpec, source: str, target: str) -> None:
+    if not spec.serves_pair(source, target):
+        served = ", ".join(f"{s}→{t}" for s, t in spec.translation_pairs()[:20])
+        raise UnsupportedRoute(
+            f"model {spec.id!r} does not translate {source}→{target}; it serves {served}"
+        )
+
+
+class PlainFamily:
+    """Families whose input is the text itself (BART, PEGASUS; base of Marian and T5)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _text(self, tokenizer: Any, spec: ModelSpec, text: str, source: str, target: str) -> str:
+        """The text as the model reads it for a translation."""
+        return text
+
+    def _summary_text(self, spec: ModelSpec, text: str) -> str:
+        return text
+
+    def supports(self, tokenizer: Any, spec: ModelSpec, language: str) -> bool:
+        """No language logic: the catalogue says which languages the model knows."""
+        return language in spec.all_languages()
+
+    def prepare_translation(
+        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str
+    ) -> Prepared:
+        """The texts, prepared as the family needs, padded into one batch."""
+        _check_pair(spec, source, target)
+        rows = [self._text(tokenizer, spec, t, source, target) for t in texts]
+        return Prepared(_tensors(tokenizer(rows, padding=True, return_tensors="pt")))
+
+    def prepare_summary(
+        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], language: str
+    ) -> Prepared:
+        """The texts (with the summary prompt, if any), padded into one batch."""
+        rows = [self._summary_text(spec, t) for t in texts]
+        return Prepared(_tensors(tokenizer(rows, padding=True, return_tensors="pt")))
+
+    def count_tokens(
+        self,
+        tokenizer: Any,
+        spec: ModelSpec,
+        text: str,
+        *,
+        task: str,
+        source: str,
+        target: str | None,
+    ) -> int:
+        """Length of the encoded input, special tokens included."""
+        if task == "translate" and target is not None:
+            text = self._text(tokenizer, spec, text, source, target)
+        else:
+            text = self._summary_text(spec, text)
+        return len(tokenizer(text)["input_ids"])
+
+
+def _marian_codes(tokenizer: Any) -> set[str]:
+    codes = getattr(tokenizer, "supported_language_codes", None)
+    if codes is None:
+        codes = [t for t in tokenizer.get_vocab() if t.startswith(">>") and t.endswith("<<")]
+    return set(codes)
+
+
+def marian_target_token(tokenizer: Any, language: str) -> str | None:
+    """The ``>>xxx<<`` token selecting ``language`` in a Marian vocabulary, if any."""
+    codes = _marian_codes(tokenizer)
+    if not codes:
+        return None
+    import pycountry
+
+    names = []
+    record = pycountry.languages.get(alpha_2=language) if len(language) == 2 else None
+    if record is not None:
+        names.append(record.alpha_3)
+    names += [language, *MARIAN_EXTRA_TARGETS.get(language, ())]
+    return next((f">>{n}<<" for n in names if f">>{n}<<" in codes), None)
 
 
 class MarianFamily(PlainFamily):
-    """opus-mt: single-pair models take the text; multi-target ones a ``>>xxx<<`` token first."""
+    """OPUS-MT: single-pair models read the text; multi-target ones need ``>>xxx<<`` first.
+
+    A target token is prepended whenever the vocabulary has one for the target. A model
+    the catalogue lists with several target languages must have one.
+    """
 
     def __init__(self) -> None:
         super().__init__("marian")
 
-    def _text(
-        self, tokenizer: Any, spec: ModelSpec, text: str, task: str, source: str, target: str | None
-    ) -> str:
-        if target is None or len(spec.translation_pairs()) <= 1:
-            return text
-        import pycountry
+    def _text(self, tokenizer: Any, spec: ModelSpec, text: str, source: str, target: str) -> str:
+        token = marian_target_token(tokenizer, target)
+        if token is not None:
+            return f"{token} {text}"
+        if len({t for _, t in spec.translation_pairs()}) > 1:
+            known = sorted(_marian_codes(tokenizer))
+            listed = ", ".join(known[:30]) + (" …" if len(known) > 30 else "") or "none"
+            raise UnsupportedRoute(
+                f"model {spec.id!r} has no target-language token for {target!r} "
+                f"(>>xxx<< tokens in its vocabulary: {listed})"
+            )
+        return text
 
-        candidates = [f">>{target}<<"]
-        language = pycountry.languages.get(alpha_2=target) if len(target) == 2 else None
-        if language is not None:
-            candidates.insert(0, f">>{language.alpha_3}<<")
-        for token in candidates:
-            if _token_id(tokenizer, token) is not None:
-                return f"{token} {text}"
-        raise UnsupportedRoute(f"model {spec.id!r} has no target-language token for {target!r}")
+    def supports(self, tokenizer: Any, spec: ModelSpec, language: str) -> bool:
+        """Target languages of multi-target models need a token; otherwise the catalogue."""
+        if marian_target_token(tokenizer, language) is not None:
+            return True
+        targets = {t for _, t in spec.translation_pairs()}
+        sources = {s for s, _ in spec.translation_pairs()}
+        return language in sources or (len(targets) == 1 and language in targets)
 
 
 class PromptFamily(PlainFamily):
     """T5 and mT5: the task is a text prompt ("summarize: ", "translate English to German: ")."""
 
-    def _text(
-        self, tokenizer: Any, spec: ModelSpec, text: str, task: str, source: str, target: str | None
-    ) -> str:
-        if task == "summarize":
-            return f"{spec.summary_prefix}{text}"
+    def _summary_text(self, spec: ModelSpec, text: str) -> str:
+        return f"{spec.summary_prefix}{text}"
+
+    def _text(self, tokenizer: Any, spec: ModelSpec, text: str, source: str, target: str) -> str:
         if not spec.translate_prefix:
             return text
         from polybrief.service.languages import language_name
 
         prefix = spec.translate_prefix.format(
-            source_name=language_name(source), target_name=language_name(target or source)
+            source_name=language_name(source),
+            target_name=language_name(target),
+            source=source,
+            target=target,
         )
         return f"{prefix}{text}"
 
@@ -299,44 +280,55 @@ class LanguageTokenFamily:
         self.codes = codes
         self.template = template
 
+    def language_token(self, language: str) -> str | None:
+        """The family's token for an API code ("fr" → "fra_Latn"), None if unmapped."""
+        code = self.codes.get(language) if self.codes is not None else language
+        return self.template.format(code) if code else None
+
     def language_id(self, tokenizer: Any, language: str) -> int:
         """The id of the family's token for an API language code."""
-        code = self.codes.get(language) if self.codes is not None else language
-        token = self.template.format(code) if code else None
+        token = self.language_token(language)
         token_id = _token_id(tokenizer, token) if token else None
+        if token is None:
+            raise UnsupportedRoute(
+                f"{self.name} has no language code for {language!r}; "
+                f"known: {', '.join(sorted(self.codes or ()))}"
+            )
         if token_id is None:
             raise UnsupportedRoute(
-                f"the {self.name} tokenizer has no language token for {language!r}"
+                f"the {self.name} tokenizer has no language token {token!r} for {language!r}"
             )
         return token_id
 
-    def _ids(self, tokenizer: Any, text: str, source: str) -> list[int]:
-        body = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    def supports(self, tokenizer: Any, spec: ModelSpec, language: str) -> bool:
+        """Whether the tokenizer has the language's token."""
+        token = self.language_token(language)
+        return token is not None and _token_id(tokenizer, token) is not None
+
+    def _rows(self, tokenizer: Any, texts: Sequence[str], source: str) -> list[list[int]]:
         lang = self.language_id(tokenizer, source)
         eos = int(tokenizer.eos_token_id)
+        bodies = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         if getattr(tokenizer, "legacy_behaviour", False):  # old NLLB layout: text, eos, lang
-            return [*body, eos, lang]
-        return [lang, *body, eos]
+            return [[*body, eos, lang] for body in bodies]
+        return [[lang, *body, eos] for body in bodies]
 
     def _batch(self, tokenizer: Any, texts: Sequence[str], source: str) -> dict[str, Any]:
-        import torch
-
-        rows = [self._ids(tokenizer, t, source) for t in texts]
-        width = max(len(r) for r in rows)
-        pad = int(tokenizer.pad_token_id)
-        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], dtype=torch.long)
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long)
-        return {"input_ids": ids, "attention_mask": mask}
+        rows = self._rows(tokenizer, texts, source)
+        return _tensors(tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt"))
 
     def prepare_translation(
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str
     ) -> Prepared:
+        """Source-language token around each text; the target's token forced first."""
+        _check_pair(spec, source, target)
         forced = self.language_id(tokenizer, target)
         return Prepared(self._batch(tokenizer, texts, source), {"forced_bos_token_id": forced})
 
     def prepare_summary(
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], language: str
     ) -> Prepared:
+        """Like a translation into the same language (as mBART/NLLB summarisers expect)."""
         forced = self.language_id(tokenizer, language)
         return Prepared(self._batch(tokenizer, texts, language), {"forced_bos_token_id": forced})
 
@@ -350,7 +342,8 @@ class LanguageTokenFamily:
         source: str,
         target: str | None,
     ) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 2
+        """Length of the body plus the language token and ``</s>``."""
+        return len(self._rows(tokenizer, [text], source)[0])
 
 
 _ADAPTERS: dict[str, FamilyAdapter] = {
@@ -371,3 +364,8 @@ def adapter_for(family: str) -> FamilyAdapter:
         return _ADAPTERS[family]
     except KeyError:
         raise ValueError(f"unknown family {family!r}; supported: {', '.join(_ADAPTERS)}") from None
+
+
+def supports_language(family: str, tokenizer: Any, spec: ModelSpec, code: str) -> bool:
+    """Whether a loaded model of ``family`` can read or write ``code`` (ISO 639-1)."""
+    return adapter_for(family).supports(tokenizer, spec, code)
