@@ -1,4 +1,5 @@
-"""The command line against a real server (and against none)."""
+"""The command line as a user runs it (the installed ``polybrief`` script), against a real
+server and against none; plus the rendering of results no tiny server produces."""
 
 from __future__ import annotations
 
@@ -7,21 +8,58 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from polybrief.cli import _render
+from polybrief.client import (
+    Brief,
+    DetectedLanguage,
+    ItemError,
+    LanguageGuess,
+    PipelineReport,
+    Route,
+    Step,
+    SummarizeResult,
+)
+from rich.console import Console
+
 ROOT = Path(__file__).resolve().parents[1]
 POLYBRIEF = str(Path(sys.executable).parent / "polybrief")
 SEED = str(ROOT / "examples" / "afp-putin-hollande.txt")
+UNREACHABLE = "127.0.0.1:9"  # discard port: nothing listens there
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def run(
+    *args: str, stdin: str | bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    done = subprocess.run(
         [POLYBRIEF, *args],
         capture_output=True,
-        text=True,
-        input=stdin,
+        input=data,
         timeout=120,
         check=False,
-        env={"PATH": str(Path(sys.executable).parent), "COLUMNS": "100", "HOME": str(ROOT)},
+        env={
+            "PATH": str(Path(sys.executable).parent),
+            "COLUMNS": "100",
+            "HOME": str(ROOT),
+            **(env or {}),
+        },
     )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
+    )
+
+
+def assert_clean_error(done: subprocess.CompletedProcess[str], kind: str) -> None:
+    """Exit 1 with one ``Kind: message`` line on stderr (plus indented details)."""
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"{kind}: "), done.stderr
+    assert all(line.startswith("  ") for line in lines[1:]), done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+# Against a real server ------------------------------------------------------------------
 
 
 def test_demo_brief_against_tiny_models(server_address: str) -> None:
@@ -29,51 +67,70 @@ def test_demo_brief_against_tiny_models(server_address: str) -> None:
     assert done.returncode == 0, done.stderr
     for header in ("en · abstractive", "fr · abstractive", "ru · abstractive"):
         assert header in done.stdout
-    assert "translate tiny-marian-en-fr (en→fr)" in done.stdout
-    assert "12 duplicate paragraphs" in done.stdout
+    assert "summarize tiny-bart (en) → translate tiny-marian-en-fr (en→fr)" in done.stdout
+    assert "source: en (detected, confidence" in done.stdout
+    assert "12 duplicate paragraphs removed" in done.stdout
+    assert "chunks summarised" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_brief_json_from_stdin(server_address: str) -> None:
     done = run(
-        "brief",
-        "-",
-        "--to",
-        "fr",
-        "--from",
-        "en",
-        "--json",
-        "--server",
-        server_address,
+        *("brief", "-", "--to", "fr", "--from", "en", "--json", "--server", server_address),
         stdin=Path(SEED).read_text(encoding="utf-8"),
     )
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["briefs"][0]["language"] == "fr"
+    assert data["briefs"][0]["route"]["steps"][-1]["kind"] == "translate"
     assert data["pipeline"]["duplicate_paragraphs_removed"] == 12
+    assert data["detected_language"] is None  # --from given
+
+
+def test_summarize_stays_in_the_source_language(server_address: str) -> None:
+    """Also: the server address comes from POLYBRIEF_SERVER when --server is not given."""
+    env = {"POLYBRIEF_SERVER": server_address}
+    done = run("summarize", SEED, "--mode", "extractive", "--words", "20", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "en · extractive" in done.stdout
+    assert "extract sentences (en)" in done.stdout
+    assert "fr ·" not in done.stdout
 
 
 def test_item_errors_exit_3(server_address: str) -> None:
     done = run(
-        "translate",
-        "Bonjour à tous les amis",
-        "--to",
-        "ko",
-        "--from",
-        "fr",
-        "--server",
-        server_address,
+        *("translate", "Bonjour à tous les amis", "--to", "ko", "--from", "fr"),
+        *("--server", server_address),
     )
     assert done.returncode == 3
     assert "UNSUPPORTED_LANGUAGE_PAIR" in done.stdout
+    brief = run("brief", SEED, "--to", "fr,ko", "--server", server_address)
+    assert brief.returncode == 3
+    assert "fr · abstractive" in brief.stdout
+    assert "UNSUPPORTED_LANGUAGE_PAIR" in brief.stdout
+
+
+def test_translate_reads_paragraphs_from_stdin(server_address: str) -> None:
+    stdin = "Hello my friends, how are you?\n\n\nThe navy sailed at dawn.\n"
+    done = run(
+        *("translate", "-", "--to", "fr", "--from", "en", "--json", "--server", server_address),
+        stdin=stdin,
+    )
+    assert done.returncode == 0, done.stderr
+    items = json.loads(done.stdout)
+    assert len(items) == 2
+    assert [i["route"]["steps"][0]["model"] for i in items] == ["tiny-marian-en-fr"] * 2
 
 
 def test_invalid_argument_names_the_field(server_address: str) -> None:
     done = run("translate", "hello", "--to", "en_US", "--server", server_address)
-    assert done.returncode == 1
-    assert done.stderr.startswith("InvalidArgumentError:")
-    assert "target_language:" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert_clean_error(done, "InvalidArgumentError")
+    assert "  target_language:" in done.stderr
+
+
+def test_unknown_model_is_a_clean_error(server_address: str) -> None:
+    done = run("translate", "hello", "--to", "fr", "--model", "nope", "--server", server_address)
+    assert_clean_error(done, "ModelNotFoundError")
 
 
 def test_detect_models_and_health(server_address: str) -> None:
@@ -86,16 +143,84 @@ def test_detect_models_and_health(server_address: str) -> None:
     assert done.returncode == 0
     assert done.stdout.startswith("fr\t")
     listing = run("models", "list", "--server", server_address)
+    assert listing.returncode == 0, listing.stderr
     assert "tiny-nllb" in listing.stdout
     assert "loaded" in listing.stdout
+    models = json.loads(run("models", "list", "--json", "--server", server_address).stdout)
+    assert "tiny-bart" in {m["id"] for m in models["models"]}
     assert run("health", "--server", server_address).stdout.strip() == "SERVING"
+    assert run("health", "--wait", "5", "--server", server_address).returncode == 0
 
 
-def test_unreachable_server_is_a_clean_error() -> None:
-    done = run("translate", "hello", "--to", "fr", "--server", "127.0.0.1:9", "--timeout", "3")
+# Without a server --------------------------------------------------------------------------
+
+
+def test_unreachable_server_is_a_clean_one_line_error() -> None:
+    done = run("translate", "hello", "--to", "fr", "--server", UNREACHABLE, "--timeout", "3")
+    assert_clean_error(done, "UnavailableError")
+    assert len(done.stderr.splitlines()) == 1
+    waited = run("health", "--wait", "1", "--server", UNREACHABLE)
+    assert_clean_error(waited, "UnavailableError")
+    assert "not serving after 1s" in waited.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["brief", SEED, "--mode", "creative"], id="bad-mode"),
+        pytest.param(["brief", SEED, "--words", "-3"], id="negative-words"),
+        pytest.param(["brief", "/no/such/file"], id="missing-file"),
+        pytest.param(["brief", "-"], id="invalid-utf8"),
+        pytest.param(["translate", "-", "--to", "fr"], id="empty-stdin"),
+    ],
+)
+def test_bad_usage_exits_2_without_traceback(args: list[str]) -> None:
+    stdin = b"\xff\xfe not utf-8" if args[-1] == "-" else b""
+    done = run(*args, "--server", UNREACHABLE, stdin=stdin)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_server_commands_need_the_service_package() -> None:
+    code = (
+        "import sys; sys.modules['polybrief.service'] = None; "
+        "sys.argv = ['polybrief', 'serve', '--port', '1']; "
+        "from polybrief.cli import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 1
-    assert done.stderr.startswith("UnavailableError:")
+    assert "install polybrief-service" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rendering_of_fallbacks_and_item_errors() -> None:
+    """What the offline demo shows: an extractive fallback and a missing model's fix."""
+    extract = Step("extract", "", "en", "en", 1)
+    result = SummarizeResult(
+        briefs=(
+            Brief("en", "The navy sailed.", "extractive", "no abstractive model installed",
+                  Route("identity", (extract,), ""), None),
+            Brief("fr", "", "extractive", "", Route("", (extract,), ""),
+                  ItemError("MODEL_NOT_INSTALLED", "model 'opus-mt-en-fr' is not installed",
+                            "opus-mt-en-fr", "polybrief models pull opus-mt-en-fr")),
+        ),
+        source_language="en",
+        detected_language=DetectedLanguage("en", 0.97, True, (LanguageGuess("en", 0.97),)),
+        pipeline=PipelineReport(900, 2, 13, 12, 0, 13, 0, 0),
+    )  # fmt: skip
+    console = Console(record=True, width=200, color_system=None)
+    _render.briefs(console, result)
+    text = console.export_text()
+    assert "extractive fallback: no abstractive model installed" in text
+    assert "MODEL_NOT_INSTALLED: model 'opus-mt-en-fr' is not installed" in text
+    assert "→ polybrief models pull opus-mt-en-fr" in text
+    assert "source: en (detected, confidence 0.97)" in text
+    assert "12 duplicate paragraphs removed · 2 control characters removed" in text
+    assert "chunks summarised" not in text
+    data = json.loads(_render.as_json(result))
+    assert data["detected_language"]["candidates"] == [{"language": "en", "confidence": 0.97}]
 
 
 def test_make_tiny_writes_a_loadable_catalogue(tmp_path: Path) -> None:

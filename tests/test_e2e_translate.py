@@ -162,6 +162,7 @@ def test_capabilities(client: Client) -> None:
     )
     assert all(m.state == "loaded" for m in models.values())  # all preloaded
     assert models["tiny-marian-en-fr"].family == "marian"
+    assert all(m.max_input_tokens == 128 for m in models.values())  # every tiny window
     assert ("en", "fr") in [
         (p.source_language, p.target_language) for p in models["tiny-marian-en-fr"].pairs
     ]

@@ -287,3 +287,23 @@ def test_make_tiny_is_deterministic(tiny_dir: Path, tmp_path: Path) -> None:
     assert built == sorted(p.relative_to(tiny_dir) for p in tiny_dir.rglob("*") if p.is_file())
     for path in built:
         assert (tmp_path / path).read_bytes() == (tiny_dir / path).read_bytes(), path
+
+
+def test_every_tiny_model_writes_readable_text(load: Any, tiny_dir: Path) -> None:
+    """Random weights never surface special tokens, literal byte pieces or U+FFFD."""
+    for spec in load_catalog(tiny_dir / "catalog.toml").models:
+        _, tokenizer, model = load(spec.id)
+        adapter = adapter_for(spec.family)
+        if "translate" in spec.tasks:
+            source, target = spec.translation_pairs()[-1]
+            prepared = adapter.prepare_translation(tokenizer, spec, TEXTS[:2], source, target)
+        else:
+            prepared = adapter.prepare_summary(tokenizer, spec, TEXTS[:2], "en")
+        out = _generate(model, spec, prepared)
+        free = 2 if "forced_bos_token_id" in prepared.generate_kwargs else 1  # after any BOS
+        special = set(tokenizer.all_special_ids) - {tokenizer.eos_token_id}
+        assert not special & set(out[:, free:].flatten().tolist()), spec.id
+        for text in tokenizer.batch_decode(out, skip_special_tokens=True):
+            assert text.strip(), spec.id
+            assert "<0x" not in text, (spec.id, text)
+            assert "\ufffd" not in text, (spec.id, text)

@@ -70,7 +70,11 @@ class ModelNotInstalledError(PolybriefError):
 
 
 class OverloadedError(PolybriefError):
-    """The server is overloaded; retry after ``retry_after`` seconds when it is set."""
+    """The server is overloaded; retry after ``retry_after`` seconds when it is set.
+
+    gRPC itself also fails a call with RESOURCE_EXHAUSTED (no ``retry_after``) when a
+    message exceeds a size limit, e.g. a reply over the client's 16 MiB receive limit.
+    """
 
     def __init__(self, code: grpc.StatusCode, details: str, retry_after: float | None) -> None:
         super().__init__(code, details)

@@ -294,7 +294,7 @@ class Engine:
                     languages=spec.all_languages(),
                     state=state,
                     state_detail=detail,
-                    max_input_tokens=spec.max_input_tokens or 0,
+                    max_input_tokens=self.registry.window(spec),
                 )
             )
         codes = sorted({c for spec in self.catalog.models for c in spec.all_languages()})

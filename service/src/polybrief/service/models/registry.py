@@ -133,6 +133,12 @@ class ModelRegistry:
         with self._guard:
             return list(self._loaded)
 
+    def window(self, spec: ModelSpec) -> int:
+        """The input window in tokens: measured when loaded, else the catalogue's (or 0)."""
+        with self._guard:
+            loaded = self._loaded.get(spec.id)
+        return loaded.max_input_tokens if loaded else spec.max_input_tokens or 0
+
     def _load(self, spec: ModelSpec) -> LoadedModel:
         if not self.allow_download and not is_installed(spec):
             raise ModelNotInstalled(spec.id, spec.source, spec.pull_command)

@@ -7,19 +7,31 @@ like hub checkpoints, so tests and smoke tests exercise the real loading and lan
 logic. Their output is meaningless by construction.
 
 Random weights tend to emit special tokens (which decode to nothing); the output rows of
-special and language tokens are zeroed so generated text is never empty, and every
-model's input window is 128 tokens so ordinary articles must be chunked.
+special and language tokens are zeroed so generated text is never empty, and so are
+those of SentencePiece byte pieces (``<0x41>``), which v5's ``tokenizers``-backed classes
+decode literally and random bytes would decode to U+FFFD. Every model's
+input window is 128 tokens (``max_position_embeddings``; T5/mT5 use relative positions,
+so their catalogue entries set ``max_input_tokens``), so ordinary articles must be chunked.
+
+Vocabularies: a unigram SentencePiece model (OPUS-MT, mBART-50, PEGASUS, T5/mT5 with
+T5's special ids), a BPE one (M2M100, NLLB) and a byte-level BPE (BART). SentencePiece is
+trained with ``byte_fallback``, which the Python-backed tokenizers (Marian, M2M100) use;
+transformers v5's ``tokenizers``-backed T5, PEGASUS, mBART-50 and NLLB classes build their
+backend with ``byte_fallback=False``, so for them characters absent from the corpus read
+as ``<unk>`` (as in the real checkpoints).
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 CORPUS_DIR = Path(__file__).with_name("tiny_corpus")
+BYTE_PIECE = re.compile(r"<0x[0-9A-F]{2}>")
 WINDOW = 128
 LICENSE = "apache-2.0 (tiny random weights, built locally)"
 GENERATION = {"num_beams": 1, "do_sample": False, "max_new_tokens": 12, "min_new_tokens": 4}
@@ -86,7 +98,8 @@ def _quiet_special_outputs(model: Any, token_ids: Iterable[int]) -> None:
 
 
 def _save(out: Path, model: Any, tokenizer: Any, special_ids: Iterable[int]) -> None:
-    _quiet_special_outputs(model, special_ids)
+    byte_pieces = [i for t, i in tokenizer.get_vocab().items() if BYTE_PIECE.fullmatch(t)]
+    _quiet_special_outputs(model, [*special_ids, *byte_pieces])
     model.eval()
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -140,6 +153,7 @@ def _marian(
 
 def _m2m100(out: Path, spm_bytes: bytes, processor: Any) -> None:
     from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+    from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "sentencepiece.bpe.model").write_bytes(spm_bytes)
@@ -147,8 +161,7 @@ def _m2m100(out: Path, spm_bytes: bytes, processor: Any) -> None:
     for piece, _ in _pieces(processor):
         vocab.setdefault(piece, len(vocab))
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
-
+    # Language ids are len(vocab.json) + i: beyond the vocabulary, so vocab_size covers them.
     tokenizer = M2M100Tokenizer(
         str(out / "vocab.json"),
         str(out / "sentencepiece.bpe.model"),
@@ -173,7 +186,8 @@ def _nllb(out: Path, spm_bytes: bytes) -> None:
     from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
     from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
 
-    # v5 builds the fast NLLB tokenizer from a directory holding the SentencePiece model.
+    # v5 converts the SentencePiece model into its BPE backend on from_pretrained; loaded
+    # that way the 202 language codes are only added when passed explicitly.
     out.mkdir(parents=True, exist_ok=True)
     (out / "sentencepiece.bpe.model").write_bytes(spm_bytes)
     tokenizer = NllbTokenizer.from_pretrained(
@@ -315,7 +329,18 @@ def _entry(model_id: str, family: str, **fields: Any) -> str:
 MARIAN_PAIRS = [("en", "fr"), ("fr", "en"), ("en", "ru"), ("ru", "en"), ("de", "en"), ("en", "es")]
 MARIAN_TARGETS = {"it": ">>ita<<", "pt": ">>por<<", "fr": ">>fra<<"}
 SUMMARIZE = ["summarize"]
-TRANSLATE = ["translate"]
+
+
+def _translating(
+    pairs: Sequence[tuple[str, str]] = (), languages: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Catalogue fields of a translation model: pair models or many-to-many ones."""
+    fields: dict[str, Any] = {"tasks": ["translate"]}
+    if pairs:
+        fields["pairs"] = [list(pair) for pair in pairs]
+    if languages:
+        fields["languages"] = list(languages)
+    return fields
 
 
 def make_tiny(out_dir: Path) -> Path:
@@ -334,86 +359,52 @@ def make_tiny(out_dir: Path) -> Path:
     # M2M100 and NLLB ship BPE SentencePiece models; v5's NLLB tokenizer is a BPE backend
     # converted from it (a unigram model converts, but into a much worse segmentation).
     bpe_bytes, bpe_processor = _train_spm(lines, model_type="bpe")
-    marian_targets = list(MARIAN_TARGETS.values())
 
-    builds: list[tuple[str, str, Any, tuple[Any, ...], dict[str, Any]]] = [
-        ("tiny-bart", "bart", _bart, (lines,), {"tasks": SUMMARIZE, "summary_languages": ["en"]}),
-        (
-            "tiny-pegasus",
-            "pegasus",
-            _pegasus,
-            (processor,),
-            {"tasks": SUMMARIZE, "summary_languages": ["en"]},
-        ),
-        (
-            "tiny-t5",
-            "t5",
-            _t5,
-            (t5_processor, False),
-            {
-                "tasks": ["summarize", "translate"],
-                "summary_languages": ["en"],
-                "pairs": [["en", "de"]],
-                "summary_prefix": "summarize: ",
-                "translate_prefix": "translate {source_name} to {target_name}: ",
-                "max_input_tokens": WINDOW,  # relative positions: no limit in the config
-            },
-        ),
-        (
-            "tiny-mt5",
-            "mt5",
-            _t5,
-            (t5_processor, True),
-            {
-                "tasks": SUMMARIZE,
-                "summary_languages": ["en", "fr", "ru", "es", "de"],
-                "max_input_tokens": WINDOW,
-            },
-        ),
-        *(
-            (
-                f"tiny-marian-{source}-{target}",
-                "marian",
-                _marian,
-                (spm_bytes, processor, (source, target), []),
-                {"tasks": TRANSLATE, "pairs": [[source, target]]},
-            )
-            for source, target in MARIAN_PAIRS
-        ),
-        (
-            "tiny-marian-en-mul",
-            "marian",
-            _marian,
-            (spm_bytes, processor, ("en", "mul"), marian_targets),
-            {"tasks": TRANSLATE, "pairs": [["en", t] for t in MARIAN_TARGETS]},
-        ),
-        (
-            "tiny-m2m100",
-            "m2m100",
-            _m2m100,
-            (bpe_bytes, bpe_processor),
-            {"tasks": TRANSLATE, "languages": ["en", "fr", "ru"]},
-        ),
-        (
-            "tiny-nllb",
-            "nllb",
-            _nllb,
-            (bpe_bytes,),
-            {"tasks": TRANSLATE, "languages": ["en", "fr", "ru", "uk"]},
-        ),
-        (
-            "tiny-mbart50",
-            "mbart50",
-            _mbart50,
-            (processor,),
-            {"tasks": TRANSLATE, "languages": ["en", "fr", "ru", "ja"]},
-        ),
-    ]
-    entries = []
-    for model_id, family, builder, args, fields in builds:
+    entries: list[str] = []
+
+    def add(model_id: str, family: str, builder: Any, *args: Any, **fields: Any) -> None:
         torch.manual_seed(0)
         builder(out_dir / model_id, *args)
         entries.append(_entry(model_id, family, **fields))
+
+    add("tiny-bart", "bart", _bart, lines, tasks=SUMMARIZE, summary_languages=["en"])
+    add("tiny-pegasus", "pegasus", _pegasus, processor, tasks=SUMMARIZE, summary_languages=["en"])
+    add(
+        "tiny-t5",
+        "t5",
+        _t5,
+        t5_processor,
+        False,
+        tasks=["summarize", "translate"],
+        summary_languages=["en"],
+        pairs=[["en", "de"]],
+        summary_prefix="summarize: ",
+        translate_prefix="translate {source_name} to {target_name}: ",
+        max_input_tokens=WINDOW,  # relative positions: the config sets no limit
+    )
+    add(
+        "tiny-mt5",
+        "mt5",
+        _t5,
+        t5_processor,
+        True,
+        tasks=SUMMARIZE,
+        summary_languages=["en", "fr", "ru", "es", "de"],
+        max_input_tokens=WINDOW,
+    )
+    for pair in MARIAN_PAIRS:
+        marian_id = "tiny-marian-{}-{}".format(*pair)
+        add(marian_id, "marian", _marian, spm_bytes, processor, pair, [], **_translating([pair]))
+    mul = _translating([("en", t) for t in MARIAN_TARGETS])
+    targets = list(MARIAN_TARGETS.values())
+    add(
+        "tiny-marian-en-mul", "marian", _marian, spm_bytes, processor, ("en", "mul"), targets, **mul
+    )
+    m2m100 = _translating(languages=["en", "fr", "ru"])
+    add("tiny-m2m100", "m2m100", _m2m100, bpe_bytes, bpe_processor, **m2m100)
+    add("tiny-nllb", "nllb", _nllb, bpe_bytes, **_translating(languages=["en", "fr", "ru", "uk"]))
+    mbart50 = _translating(languages=["en", "fr", "ru", "ja"])
+    add("tiny-mbart50", "mbart50", _mbart50, processor, **mbart50)
 
     catalog = out_dir / "catalog.toml"
     header = (
