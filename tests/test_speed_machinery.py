@@ -278,3 +278,25 @@ def test_ctranslate2_backend_through_the_engine(
     [expected] = client.translate(text, to="fr", source="en", model="tiny-marian-en-fr")
     assert result.text == expected.text
     assert result.route.steps[0].segments == 2
+
+
+def test_models_convert_command(tiny_dir: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "POLYBRIEF_CT2_CACHE": str(tmp_path)}
+    polybrief = str(Path(sys.executable).parent / "polybrief")
+    catalog = str(tiny_dir / "catalog.toml")
+    done = subprocess.run(
+        [polybrief, "models", "convert", "tiny-marian-en-fr", "tiny-nllb", "--catalog", catalog],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1  # nllb is refused, marian converted
+    assert "tiny-marian-en-fr: int8 →" in done.stdout
+    assert "tiny-nllb: skipped" in done.stderr
+    assert any((p / "model.bin").is_file() for p in tmp_path.iterdir())

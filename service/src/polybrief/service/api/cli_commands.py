@@ -123,8 +123,48 @@ def make_tiny(
     typer.echo(f"wrote {catalog}\nserve them with: polybrief serve --catalog {catalog}")
 
 
+def convert(
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(help="Catalogue ids (default: every entry with backend = ctranslate2)"),
+    ] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalogue TOML (default: shipped)")] = None,
+    compute_type: Annotated[
+        str, typer.Option(help="int8, int8_float16, float16, float32 or auto")
+    ] = "auto",
+) -> None:
+    """Convert installed models to CTranslate2 ahead of serving (else done at first load)."""
+    from polybrief.service.models.backends import convert_to_ct2, ct2_device
+    from polybrief.service.models.catalog import CT2_FAMILIES, load_catalog
+    from polybrief.service.models.registry import checkpoint_dir
+
+    cat = load_catalog(catalog)
+    wanted = models or [s.id for s in cat.models if s.backend == "ctranslate2"]
+    failed = 0
+    for model_id in wanted:
+        spec = cat.get(model_id)
+        if spec is None or spec.family not in CT2_FAMILIES:
+            why = "unknown model" if spec is None else f"family {spec.family} is not verified"
+            typer.echo(
+                f"{model_id}: skipped ({why}; CTranslate2 families: {CT2_FAMILIES})", err=True
+            )
+            failed += 1
+            continue
+        try:
+            quantization = ct2_device(compute_type)[1]
+            out = convert_to_ct2(spec, checkpoint_dir(spec, local_only=True), quantization)
+        except Exception as exc:  # not installed, conversion errors: reported per model
+            failed += 1
+            typer.echo(f"{model_id}: FAILED: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+            continue
+        typer.echo(f"{model_id}: {quantization} → {out}")
+    if failed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer, models_app: typer.Typer) -> None:
     """Adds the server-side commands to the CLI."""
     app.command()(serve)
+    models_app.command("convert")(convert)
     models_app.command("pull")(pull)
     models_app.command("make-tiny")(make_tiny)

@@ -87,6 +87,17 @@ class TransformersBackend:
         ]
 
 
+def ct2_device(compute_type: str) -> tuple[str, str]:
+    """(device, compute type): a GPU when CTranslate2 sees one; "auto" picks int8 on CPU
+    and int8_float16 on GPU."""
+    import ctranslate2
+
+    device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "int8_float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
 def ct2_dir(spec: ModelSpec, source_dir: str, quantization: str) -> Path:
     """Where the converted model is cached: one folder per source, revision and quantisation."""
     root = Path(
@@ -139,10 +150,11 @@ class CTranslate2Backend:
         import ctranslate2
 
         self.spec, self.tokenizer, self.adapter = spec, tokenizer, adapter
+        device, compute_type = ct2_device(compute_type)
         # transformers spends the last allowed step on a forced end-of-sequence token
         self.eos_step = 1 if forced_eos else 0
         self.translator = ctranslate2.Translator(
-            str(model_dir), device="cpu", compute_type=compute_type, intra_threads=threads
+            str(model_dir), device=device, compute_type=compute_type, intra_threads=threads
         )
 
     def run(self, texts: Sequence[str], task: Task) -> list[str]:

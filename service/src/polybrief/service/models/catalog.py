@@ -15,7 +15,8 @@ Example entry::
     num_beams = 4
 
 ``backend = "ctranslate2"`` runs the model with CTranslate2 (converted on first load and
-cached; ``compute_type`` "int8" by default on CPU) for the families in CT2_FAMILIES.
+cached; ``compute_type`` "auto" = int8 on CPU, int8_float16 on a GPU) for the families in
+CT2_FAMILIES.
 
 Family-specific keys: ``summary_prefix`` and ``translate_prefix`` (T5 prompts, with
 ``{source_name}``/``{target_name}`` placeholders), ``max_input_tokens`` (overrides the
@@ -64,7 +65,7 @@ class ModelSpec:
     generation: Mapping[str, GenerationValue] = field(default_factory=dict)
     local_path: Path | None = None
     backend: str = "transformers"
-    compute_type: str = "int8"
+    compute_type: str = "auto"
 
     @property
     def is_multilingual(self) -> bool:
@@ -220,7 +221,7 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
         generation=dict(generation),
         local_path=local_path,
         backend=backend,
-        compute_type=str(entry.get("compute_type", "int8")),
+        compute_type=str(entry.get("compute_type", "auto")),
     )
 
 

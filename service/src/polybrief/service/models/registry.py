@@ -19,6 +19,7 @@ from polybrief.service.models.backends import (
     CTranslate2Backend,
     TransformersBackend,
     convert_to_ct2,
+    ct2_device,
 )
 from polybrief.service.models.catalog import Catalog, ModelSpec
 from polybrief.service.models.families import FamilyAdapter, adapter_for
@@ -50,6 +51,15 @@ def is_installed(spec: ModelSpec) -> bool:
 
     found = try_to_load_from_cache(spec.source, "config.json", revision=spec.revision)
     return isinstance(found, str)
+
+
+def checkpoint_dir(spec: ModelSpec, *, local_only: bool) -> str:
+    """The directory holding the checkpoint: the local path, or its HF cache snapshot."""
+    if spec.local_path is not None:
+        return str(spec.local_path)
+    from huggingface_hub import snapshot_download
+
+    return str(snapshot_download(spec.source, revision=spec.revision, local_files_only=local_only))
 
 
 def input_window(spec: ModelSpec, config: Any, tokenizer: Any) -> int:
@@ -200,18 +210,12 @@ class ModelRegistry:
     ) -> Backend:
         from transformers import GenerationConfig
 
-        directory = where
-        if spec.local_path is None:
-            from huggingface_hub import snapshot_download
-
-            directory = snapshot_download(
-                where, revision=spec.revision, local_files_only=options["local_files_only"]
-            )
+        directory = checkpoint_dir(spec, local_only=options["local_files_only"])
         try:
             generation = GenerationConfig.from_pretrained(directory)
         except OSError:  # no generation_config.json: derived from the model config
             generation = GenerationConfig.from_model_config(config)
-        converted = convert_to_ct2(spec, directory, spec.compute_type)
+        converted = convert_to_ct2(spec, directory, ct2_device(spec.compute_type)[1])
         return CTranslate2Backend(
             spec,
             tokenizer,

@@ -1,5 +1,11 @@
 """Packs sentences into model-window-sized chunks. Nothing is dropped: a sentence longer
-than the window is split at spaces, a "word" longer than the window at characters."""
+than the window is split at spaces, a "word" longer than the window at characters.
+
+Token counting is a tokenizer call, so it is rationed: every sentence (or word) is counted
+once, a group's size is estimated as the sum of its members plus a small allowance per
+join, and only the finished chunk is counted for real; a chunk that turns out too big is
+halved until every part fits.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +13,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Counter = Callable[[str], int]
+JOIN_ALLOWANCE = 1  # tokens a " " join may add beyond the two parts' own counts
 
 
 @dataclass(frozen=True)
 class Chunk:
+    """Text of at most the window's tokens, and the indices of the sentences it holds."""
+
     text: str
     sentence_indices: tuple[int, ...]
 
 
 def _split_word(word: str, count: Counter, max_tokens: int) -> list[str]:
+    """Longest fitting prefixes of ``word`` (at least one character each, so it ends)."""
     pieces = []
     rest = word
     while rest:
         lo, hi = 1, len(rest)
-        while lo < hi:  # longest prefix that fits (at least one character)
+        while lo < hi:
             mid = (lo + hi + 1) // 2
             if count(rest[:mid]) <= max_tokens:
                 lo = mid
@@ -31,54 +41,96 @@ def _split_word(word: str, count: Counter, max_tokens: int) -> list[str]:
     return pieces
 
 
-def _split_sentence(sentence: str, count: Counter, max_tokens: int) -> list[str]:
-    pieces: list[str] = []
-    current: list[str] = []
-    for word in sentence.split():
-        if count(word) > max_tokens:
-            if current:
-                pieces.append(" ".join(current))
-                current = []
-            pieces.extend(_split_word(word, count, max_tokens))
-            continue
-        if current and count(" ".join([*current, word])) > max_tokens:
-            pieces.append(" ".join(current))
-            current = []
-        current.append(word)
+def _group(sizes: Sequence[int], overhead: int, max_tokens: int) -> list[list[int]]:
+    """Greedy runs of consecutive items whose estimated size fits ``max_tokens``."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    used = 0
+    for index, size in enumerate(sizes):
+        extra = size - overhead + JOIN_ALLOWANCE
+        if current and used + extra > max_tokens:
+            groups.append(current)
+            current, used = [], 0
+        if not current:
+            current, used = [index], size
+        else:
+            current.append(index)
+            used += extra
     if current:
-        pieces.append(" ".join(current))
+        groups.append(current)
+    return groups
+
+
+def _verified(
+    members: list[int], texts: Sequence[str], count: Counter, max_tokens: int
+) -> list[list[int]]:
+    """``members`` as one group if its joined text fits, else halves (recursively)."""
+    if len(members) == 1 or count(" ".join(texts[i] for i in members)) <= max_tokens:
+        return [members]
+    half = len(members) // 2
+    return [
+        *_verified(members[:half], texts, count, max_tokens),
+        *_verified(members[half:], texts, count, max_tokens),
+    ]
+
+
+def _fit(
+    texts: Sequence[str], count: Counter, max_tokens: int, overhead: int
+) -> list[tuple[list[int], bool]]:
+    """Groups of indices of ``texts``, each with whether it fits (only a single item over
+    the limit does not)."""
+    sizes = [count(t) for t in texts]
+    groups: list[tuple[list[int], bool]] = []
+    for members in _group(sizes, overhead, max_tokens):
+        if len(members) == 1:
+            groups.append((members, sizes[members[0]] <= max_tokens))
+        else:
+            groups.extend((g, True) for g in _verified(members, texts, count, max_tokens))
+    return groups
+
+
+def _split_sentence(sentence: str, count: Counter, max_tokens: int, overhead: int) -> list[str]:
+    """A too-long sentence as word groups that fit; over-long words cut at characters."""
+    words = sentence.split()
+    pieces: list[str] = []
+    for members, fits in _fit(words, count, max_tokens, overhead):
+        text = " ".join(words[i] for i in members)
+        if not fits:
+            pieces.extend(_split_word(text, count, max_tokens))
+        else:
+            pieces.append(text)
     return pieces
 
 
 def pack(sentences: Sequence[str], count_tokens: Counter, max_tokens: int) -> list[Chunk]:
-    """Groups consecutive sentences into chunks of at most ``max_tokens`` tokens."""
+    """Groups consecutive sentences (joined by a space) into chunks of ≤ ``max_tokens``.
+
+    Nothing is dropped: the chunks hold every non-whitespace character of the input in
+    order. If even one character counts over ``max_tokens`` (e.g. the count includes
+    special tokens), one-character chunks are still emitted.
+
+    Raises:
+        ValueError: ``max_tokens`` is less than 1.
+    """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+    stripped = [(i, s.strip()) for i, s in enumerate(sentences)]
+    stripped = [(i, s) for i, s in stripped if s]
+    if not stripped:
+        return []
+    indices = [i for i, _ in stripped]
+    texts = [s for _, s in stripped]
+    # Tokens every call adds (special tokens, a task prefix): counted once per chunk.
+    overhead = max(0, count_tokens(""))
     chunks: list[Chunk] = []
-    text = ""
-    indices: list[int] = []
-
-    def flush() -> None:
-        nonlocal text, indices
-        if text:
-            chunks.append(Chunk(text, tuple(indices)))
-        text, indices = "", []
-
-    for index, sentence in enumerate(s.strip() for s in sentences):
-        if not sentence:
-            continue
-        if count_tokens(sentence) > max_tokens:
-            flush()
+    for members, fits in _fit(texts, count_tokens, max_tokens, overhead):
+        text = " ".join(texts[i] for i in members)
+        if not fits:
+            index = indices[members[0]]
             chunks.extend(
                 Chunk(piece, (index,))
-                for piece in _split_sentence(sentence, count_tokens, max_tokens)
+                for piece in _split_sentence(text, count_tokens, max_tokens, overhead)
             )
-            continue
-        candidate = f"{text} {sentence}" if text else sentence
-        if text and count_tokens(candidate) > max_tokens:
-            flush()
-            candidate = sentence
-        text = candidate
-        indices.append(index)
-    flush()
+        else:
+            chunks.append(Chunk(text, tuple(indices[i] for i in members)))
     return chunks

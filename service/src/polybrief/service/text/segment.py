@@ -1,4 +1,12 @@
-"""Paragraphs, sentences (pysbd, language-aware) and duplicate removal."""
+"""Paragraphs, sentences (pysbd, language-aware) and duplicate removal.
+
+pysbd quirks handled here: with ``clean=False`` its ``Segmenter.segment`` maps the
+processed sentences back onto the input with a regex search from the start of the text for
+every sentence (quadratic on repetitive text) and silently drops any sentence its processor
+altered; it also keeps per-call state on the segmenter (not thread-safe). So the processor
+is called directly, its sentences are aligned on the input here, and the input is cut at
+the aligned boundaries: every character of the input lands in exactly one sentence.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +18,18 @@ from dataclasses import dataclass
 import pysbd
 
 NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my"})
-_BLANK_LINE = re.compile(r"\n\s*\n")
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _local = threading.local()
 _QUOTES = str.maketrans(
-    {"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "–": "-", "—": "-"}
-)
+    {
+        "“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"', "″": '"',
+        "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "‹": "'", "›": "'",
+        "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-",
+    }
+)  # fmt: skip
 
 
 def _segmenter(language: str) -> pysbd.Segmenter:
-    # pysbd segmenters keep per-call state, so each thread gets its own.
     cache: dict[str, pysbd.Segmenter] = _local.__dict__.setdefault("segmenters", {})
     code = language if language in pysbd.languages.LANGUAGE_CODES else "en"
     if code not in cache:
@@ -27,16 +38,46 @@ def _segmenter(language: str) -> pysbd.Segmenter:
 
 
 def split_paragraphs(text: str) -> list[str]:
-    """Blank-line separated paragraphs; without blank lines, one paragraph per line."""
+    """Blank-line separated paragraphs; without blank lines, one paragraph per line.
+
+    Whitespace inside a paragraph (line breaks included) is collapsed to single spaces.
+    """
     blocks = _BLANK_LINE.split(text) if _BLANK_LINE.search(text) else text.split("\n")
     return [" ".join(b.split()) for b in blocks if b.strip()]
 
 
+def _boundaries(text: str, pieces: Sequence[str]) -> list[int]:
+    """End offsets in ``text`` of the pieces that can be found where they should start."""
+    ends: list[int] = []
+    cursor = 0
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        start = text.find(piece, cursor)
+        # Only accept a match right after the cursor (whitespace between is fine); a piece
+        # the processor rewrote is merged into the next one instead of being lost.
+        if start < 0 or text[cursor:start].strip():
+            continue
+        cursor = start + len(piece)
+        ends.append(cursor)
+    return ends
+
+
 def split_sentences(text: str, language: str) -> list[str]:
-    """Sentences of ``text`` by the rules of ``language`` (English rules when unsupported)."""
+    """Sentences of ``text`` by the rules of ``language`` (English rules when unsupported).
+
+    Lossless: the sentences hold every non-whitespace character of ``text``, in order.
+    """
     if not text.strip():
         return []
-    return [s.strip() for s in _segmenter(language).segment(text) if s.strip()]
+    try:
+        pieces = _segmenter(language).processor(text).process()
+    except Exception:  # noqa: BLE001 - a segmenter bug must not fail a request
+        pieces = []
+    cuts = [0, *_boundaries(text, [str(p) for p in pieces]), len(text)]
+    sentences = (text[a:b].strip() for a, b in zip(cuts, cuts[1:], strict=False))
+    return [s for s in sentences if s]
 
 
 def dedupe_key(text: str) -> str:
@@ -49,24 +90,24 @@ class Document:
     """A text as paragraphs of sentences, with duplicates removed and counted."""
 
     paragraphs: tuple[tuple[str, ...], ...]
+    paragraph_count: int
     duplicate_paragraphs_removed: int
     duplicate_sentences_removed: int
-
-    @property
-    def paragraph_count(self) -> int:
-        return len(self.paragraphs)
+    sentence_count: int
 
     @property
     def sentences(self) -> tuple[str, ...]:
+        """All sentences in order, paragraphs flattened."""
         return tuple(s for p in self.paragraphs for s in p)
-
-    @property
-    def sentence_count(self) -> int:
-        return sum(len(p) for p in self.paragraphs)
 
 
 def build_document(text: str, language: str) -> Document:
-    """Splits ``text`` and drops repeated paragraphs, then repeated sentences."""
+    """Splits ``text`` into paragraphs and sentences, dropping repeats.
+
+    A paragraph whose :func:`dedupe_key` equals an earlier paragraph's is dropped; in the
+    paragraphs kept, a sentence equal to an earlier sentence anywhere is dropped, and a
+    paragraph left empty disappears.
+    """
     seen_paragraphs: set[str] = set()
     seen_sentences: set[str] = set()
     paragraphs: list[tuple[str, ...]] = []
@@ -79,18 +120,29 @@ def build_document(text: str, language: str) -> Document:
         seen_paragraphs.add(key)
         kept = []
         for sentence in split_sentences(paragraph, language):
-            skey = dedupe_key(sentence)
-            if skey in seen_sentences:
+            sentence_key = dedupe_key(sentence)
+            if sentence_key in seen_sentences:
                 dup_sentences += 1
                 continue
-            seen_sentences.add(skey)
+            seen_sentences.add(sentence_key)
             kept.append(sentence)
         if kept:
             paragraphs.append(tuple(kept))
-    return Document(tuple(paragraphs), dup_paragraphs, dup_sentences)
+    return Document(
+        paragraphs=tuple(paragraphs),
+        paragraph_count=len(paragraphs),
+        duplicate_paragraphs_removed=dup_paragraphs,
+        duplicate_sentences_removed=dup_sentences,
+        sentence_count=sum(len(p) for p in paragraphs),
+    )
+
+
+def sentence_joiner(language: str) -> str:
+    """What goes between two sentences: a space, or nothing for scripts without spaces."""
+    return "" if language in NO_SPACE_LANGUAGES else " "
 
 
 def join_document(paragraphs: Sequence[Sequence[str]], language: str) -> str:
-    """Sentences joined by a space (none for scripts without spaces), paragraphs by a blank line."""
-    joiner = "" if language in NO_SPACE_LANGUAGES else " "
+    """Sentences joined by a space ("" for zh, ja, th...), paragraphs by a blank line."""
+    joiner = sentence_joiner(language)
     return "\n\n".join(joiner.join(p) for p in paragraphs if p)
