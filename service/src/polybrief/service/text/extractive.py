@@ -13,14 +13,18 @@ from collections.abc import Sequence
 import numpy as np
 
 _WORD = re.compile(r"\w+")
-_NO_SPACE_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# Scripts written without spaces between words (Thai, Lao, Khmer, kana, CJK ideographs):
+# character bigrams stand in for words. Hangul is spaced but agglutinative: bigrams too.
+_NO_SPACE_SCRIPT = re.compile(r"[\u0e00-\u0eff\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+_BIGRAM_SCRIPT = re.compile(r"[\u0e00-\u0eff\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km"})
 LEAD_BIAS = 0.15
 MIN_SENTENCE_WORDS = 4
 
 
 def _tokens(sentence: str) -> list[str]:
     text = sentence.casefold()
-    if _NO_SPACE_SCRIPT.search(text):
+    if _BIGRAM_SCRIPT.search(text):
         chars = [c for c in text if c.isalnum()]
         return [a + b for a, b in itertools.pairwise(chars)] or chars
     return _WORD.findall(text)
@@ -28,7 +32,7 @@ def _tokens(sentence: str) -> list[str]:
 
 def count_words(text: str, language: str = "") -> int:
     """Words for a budget: whitespace words; scripts without spaces count 2 characters a word."""
-    if _NO_SPACE_SCRIPT.search(text):
+    if language in NO_SPACE_LANGUAGES or _NO_SPACE_SCRIPT.search(text):
         return max(1, math.ceil(sum(c.isalnum() for c in text) / 2))
     return len(text.split())
 
