@@ -102,15 +102,13 @@ def hf_runs(directory: Path, texts: list[str]) -> dict[str, float]:
     }
 
 
-def ct2_runs(directory: Path, texts: list[str]) -> dict[str, float]:
+def ct2_runs(directory: Path, texts: list[str], family: str = "marian") -> dict[str, float]:
     import ctranslate2
     from polybrief.service.models.backends import convert_to_ct2
     from polybrief.service.models.catalog import ModelSpec
     from transformers import AutoTokenizer
 
-    spec = ModelSpec(
-        id=directory.name, family="marian", source=str(directory), tasks=("translate",)
-    )
+    spec = ModelSpec(id=directory.name, family=family, source=str(directory), tasks=("translate",))
     converted = convert_to_ct2(spec, str(directory), "int8")
     tokenizer = AutoTokenizer.from_pretrained(directory)
     translator = ctranslate2.Translator(
@@ -294,9 +292,12 @@ def main() -> None:
     if not args.quick:
         bart = models.distilbart(args.work / "distilbart-cnn-12-6-shape")
         bart_hf = hf_runs(bart, texts[:4])
+        bart_ct2 = ct2_runs(bart, texts[:4], family="bart")
         bart_rows = (
-            f"| distilbart-cnn-12-6 shape: transformers one at a time (4 inputs) | {bart_hf['one_tps']:.0f} | | | |\n"
-            f"| distilbart-cnn-12-6 shape: transformers batch of 4 | {bart_hf['batch_tps']:.0f} | | | |\n"
+            f"| distilbart-cnn-12-6 shape: (a) transformers one at a time (4 inputs) | {bart_hf['one_tps']:.0f} | | | |\n"
+            f"| distilbart-cnn-12-6 shape: (b) transformers batch of 4 | {bart_hf['batch_tps']:.0f} | | | |\n"
+            f"| distilbart-cnn-12-6 shape: (c) CTranslate2 int8 one at a time | {bart_ct2['one_tps']:.0f} | {bart_ct2['one_latency'] * 1000:.0f} | | |\n"
+            f"| distilbart-cnn-12-6 shape: (c) CTranslate2 int8 batch of 4 | {bart_ct2['batch_tps']:.0f} | | | |\n"
         )
 
     by_level = {int(r["concurrency"]): r for r in rows}
@@ -322,7 +323,8 @@ def main() -> None:
     table.append(
         f"| (e) fp32 GEMM ceiling ({gflops:.0f} GFLOP/s) for this model | ≈{ceiling:.0f} | | | |"
     )
-    table.append(bart_rows.rstrip("\n")) if bart_rows else None
+    if bart_rows:
+        table.append(bart_rows.rstrip("\n"))
     targets = (
         f"targets: c16_vs_engine={c16['tps'] / ct2['batch_tps']:.2f} c16_vs_naive={c16['tps'] / hf['one_tps']:.1f} "
         f"c1_latency_vs_engine={c1['p50'] / ct2['one_latency']:.2f} rss_mb={peak_rss:.0f}"

