@@ -40,7 +40,9 @@ def test_language_name_instead_of_code_suggests_the_code() -> None:
         normalize_code("english")
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "e", "12", "en-", "en--US", "e1", "x-klingon", "zz", "qaa"])
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "e", "12", "en-", "en--US", "e1", "x-klingon", "zz", "qaa"]
+)
 def test_malformed_or_unknown_codes_raise(raw: str) -> None:
     with pytest.raises(LanguageCodeError) as info:
         normalize_code(raw)

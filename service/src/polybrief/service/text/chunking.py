@@ -2,9 +2,9 @@
 than the window is split at spaces, a "word" longer than the window at characters.
 
 Token counting is a tokenizer call, so it is rationed: every sentence (or word) is counted
-once, a group's size is estimated as the sum of its members plus a small allowance per
-join, and only the finished chunk is counted for real; a chunk that turns out too big is
-halved until every part fits.
+once, a group's size is estimated as the sum of its members (special tokens counted once),
+and only the finished chunk is counted for real; a chunk that turns out too big is cut
+back to its longest prefix that fits.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Counter = Callable[[str], int]
-JOIN_ALLOWANCE = 1  # tokens a " " join may add beyond the two parts' own counts
+JOIN_ALLOWANCE = 0  # tokens a " " join is assumed to add (wrong guesses are verified)
 
 
 @dataclass(frozen=True)
@@ -41,51 +41,40 @@ def _split_word(word: str, count: Counter, max_tokens: int) -> list[str]:
     return pieces
 
 
-def _group(sizes: Sequence[int], overhead: int, max_tokens: int) -> list[list[int]]:
-    """Greedy runs of consecutive items whose estimated size fits ``max_tokens``."""
-    groups: list[list[int]] = []
-    current: list[int] = []
-    used = 0
-    for index, size in enumerate(sizes):
-        extra = size - overhead + JOIN_ALLOWANCE
-        if current and used + extra > max_tokens:
-            groups.append(current)
-            current, used = [], 0
-        if not current:
-            current, used = [index], size
-        else:
-            current.append(index)
-            used += extra
-    if current:
-        groups.append(current)
-    return groups
-
-
-def _verified(
-    members: list[int], texts: Sequence[str], count: Counter, max_tokens: int
-) -> list[list[int]]:
-    """``members`` as one group if its joined text fits, else halves (recursively)."""
-    if len(members) == 1 or count(" ".join(texts[i] for i in members)) <= max_tokens:
-        return [members]
-    half = len(members) // 2
-    return [
-        *_verified(members[:half], texts, count, max_tokens),
-        *_verified(members[half:], texts, count, max_tokens),
-    ]
-
-
 def _fit(
     texts: Sequence[str], count: Counter, max_tokens: int, overhead: int
 ) -> list[tuple[list[int], bool]]:
-    """Groups of indices of ``texts``, each with whether it fits (only a single item over
-    the limit does not)."""
+    """Greedy runs of consecutive ``texts`` that fit ``max_tokens``, each with whether it
+    fits (only a single text over the limit does not).
+
+    Each text is counted once; a run grows while the estimate (sum of its texts' counts,
+    the per-call ``overhead`` counted once, ``JOIN_ALLOWANCE`` per join) fits. A run of
+    several texts is then counted for real, and if the estimate was low it is cut back to
+    its longest fitting prefix (binary search) and the rest starts the next run.
+    """
     sizes = [count(t) for t in texts]
     groups: list[tuple[list[int], bool]] = []
-    for members in _group(sizes, overhead, max_tokens):
-        if len(members) == 1:
-            groups.append((members, sizes[members[0]] <= max_tokens))
-        else:
-            groups.extend((g, True) for g in _verified(members, texts, count, max_tokens))
+    start = 0
+    while start < len(texts):
+        end = start + 1
+        used = sizes[start]
+        while end < len(texts):
+            extra = sizes[end] - overhead + JOIN_ALLOWANCE
+            if used > max_tokens or used + extra > max_tokens:
+                break
+            used += extra
+            end += 1
+        if end - start > 1 and count(" ".join(texts[start:end])) > max_tokens:
+            lo, hi = start + 1, end - 1  # texts[start:lo] fits: a single text does
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if count(" ".join(texts[start:mid])) <= max_tokens:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            end = lo
+        groups.append((list(range(start, end)), end - start > 1 or sizes[start] <= max_tokens))
+        start = end
     return groups
 
 

@@ -1,0 +1,96 @@
+"""Extractive summaries without weights: central sentences, whole, in order, in budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from polybrief.service.text.extractive import count_words, extract
+from polybrief.service.text.segment import build_document
+
+SEED = Path(__file__).resolve().parents[1] / "examples" / "afp-putin-hollande.txt"
+
+TOPIC = [
+    "The city council approved the new budget for public schools on Monday.",
+    "My neighbour's cat likes to sleep on the warm roof in the afternoon.",
+    "The budget gives public schools more money for teachers and books.",
+    "Council members said the school budget was the largest in ten years.",
+    "A rainbow appeared briefly over the harbour after the storm.",
+    "Parents welcomed the council decision on the schools budget.",
+]
+
+
+def test_count_words() -> None:
+    assert count_words("one two  three\nfour", "en") == 4
+    assert count_words("", "en") == 0
+    assert count_words("北京是中国的首都", "zh") == 4
+    assert count_words("東京は日本の首都です", "ja") == 5
+    assert count_words("안녕하세요 반갑습니다", "ko") == 2  # Korean is spaced
+
+
+def test_picks_central_sentences_within_budget_in_original_order() -> None:
+    chosen = extract(TOPIC, 25, "en")
+    assert chosen
+    assert sum(count_words(s, "en") for s in chosen) <= 25
+    assert [TOPIC.index(s) for s in chosen] == sorted(TOPIC.index(s) for s in chosen)
+    assert TOPIC[1] not in chosen
+    assert TOPIC[4] not in chosen
+    assert all("budget" in s for s in chosen)
+
+
+def test_deterministic() -> None:
+    assert extract(TOPIC, 30, "en") == extract(list(TOPIC), 30, "en")
+
+
+def test_whole_sentences_and_at_least_one() -> None:
+    chosen = extract(TOPIC, 1, "en")
+    assert len(chosen) == 1
+    assert chosen[0] in TOPIC
+    assert extract(["Only one sentence here."], 1, "en") == ["Only one sentence here."]
+    assert extract([], 50, "en") == []
+    assert extract(["", "  "], 50, "en") == []
+
+
+def test_large_budget_takes_everything_substantial() -> None:
+    assert extract(TOPIC, 1000, "en") == TOPIC
+
+
+def test_seed_story_summary() -> None:
+    document = build_document(SEED.read_text(encoding="utf-8"), "en")
+    chosen = extract(document.sentences, 60, "en")
+    assert 1 <= len(chosen) < len(document.sentences)
+    assert sum(count_words(s, "en") for s in chosen) <= 60
+    assert all(s in document.sentences for s in chosen)
+    assert "AFP, Moscow :" not in chosen  # a dateline is not brief material
+    assert any("Putin" in s for s in chosen)
+
+
+def test_cjk_without_spaces() -> None:
+    sentences = [
+        "北京市政府周一批准了公立学校的新预算。",
+        "我的猫喜欢在屋顶上睡觉。",
+        "新预算为公立学校的教师和书籍提供更多资金。",
+        "家长们欢迎政府关于学校预算的决定。",
+    ]
+    # 9, 6, 10 and 8 words: the two about the budget that fit 20 words, not the cat
+    chosen = extract(sentences, 20, "zh")
+    assert chosen == [sentences[0], sentences[2]]
+
+
+def test_russian() -> None:
+    sentences = [
+        "Городской совет утвердил новый бюджет для школ в понедельник.",
+        "Кошка соседа любит спать на тёплой крыше.",
+        "Новый бюджет даёт школам больше денег на учителей.",
+        "Родители приветствовали решение совета о бюджете школ.",
+    ]
+    chosen = extract(sentences, 18, "ru")
+    assert sentences[1] not in chosen
+    assert sum(count_words(s, "ru") for s in chosen) <= 18
+
+
+def test_many_sentences_is_fast_enough() -> None:
+    sentences = [
+        f"Sentence number {i} talks about topic {i % 17} and item {i % 5}." for i in range(800)
+    ]
+    chosen = extract(sentences, 50, "en")
+    assert sum(count_words(s, "en") for s in chosen) <= 50
