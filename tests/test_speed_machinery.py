@@ -300,3 +300,34 @@ def test_models_convert_command(tiny_dir: Path, tmp_path: Path) -> None:
     assert "tiny-marian-en-fr: int8 →" in done.stdout
     assert "tiny-nllb: skipped" in done.stderr
     assert any((p / "model.bin").is_file() for p in tmp_path.iterdir())
+
+
+def test_failed_ctranslate2_conversion_falls_back_to_torch(
+    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polybrief.service.models import backends
+    from polybrief.service.models.catalog import load_catalog
+    from polybrief.service.models.registry import ModelRegistry
+
+    def broken(*args: Any, **kwargs: Any) -> Path:
+        raise RuntimeError("converter exploded")
+
+    monkeypatch.setattr("polybrief.service.models.registry.convert_to_ct2", broken)
+    assert backends.convert_to_ct2 is not broken
+    catalog = tmp_path / "catalog.toml"
+    entry = [
+        "[[models]]",
+        'id = "ct2-en-fr"',
+        'family = "marian"',
+        f'source = "{tiny_dir / "tiny-marian-en-fr"}"',
+        'tasks = ["translate"]',
+        'pairs = [["en", "fr"]]',
+        'backend = "ctranslate2"',
+    ]
+    catalog.write_text("\n".join(entry), encoding="utf-8")
+    registry = ModelRegistry(load_catalog(catalog), allow_download=False, max_loaded=2)
+    loaded = registry.get("ct2-en-fr")
+    assert loaded.backend.name == "transformers"
+    state, detail = registry.state(loaded.spec)
+    assert state.value == "loaded"
+    assert "ctranslate2 was unavailable" in detail

@@ -103,7 +103,10 @@ class ModelRegistry:
         with self._guard:
             if spec.id in self._loaded:
                 loaded = self._loaded[spec.id]
-                return ModelState.LOADED, f"loaded in {loaded.load_seconds:.2f}s"
+                detail = f"loaded in {loaded.load_seconds:.2f}s on {loaded.backend.name}"
+                if loaded.backend.name != spec.backend:
+                    detail += f" ({spec.backend} was unavailable: see the server log)"
+                return ModelState.LOADED, detail
             if spec.id in self._failed:
                 return ModelState.FAILED, self._failed[spec.id]
         if is_installed(spec):
@@ -163,11 +166,15 @@ class ModelRegistry:
         try:
             tokenizer = AutoTokenizer.from_pretrained(where, **options)
             config = AutoConfig.from_pretrained(where, **options)
+            model = None
+            backend: Backend | None = None
             if spec.backend == "ctranslate2":
                 # the torch weights are never loaded: CTranslate2 holds the only copy
-                model = None
-                backend = self._ctranslate2(spec, tokenizer, adapter, where, options, config)
-            else:
+                try:
+                    backend = self._ctranslate2(spec, tokenizer, adapter, where, options, config)
+                except Exception:  # a conversion problem must not take the model offline
+                    log.exception("CTranslate2 unavailable for %s; serving it with torch", spec.id)
+            if backend is None:
                 model = AutoModelForSeq2SeqLM.from_pretrained(where, **options).eval()
                 backend = TransformersBackend(spec, tokenizer, model, adapter)
         except Exception as exc:
