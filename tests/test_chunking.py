@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import zlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from polybrief.service.text.chunking import Chunk, pack
+from polybrief.service.text.chunking import Chunk, _longest, pack
 
 
 def _visible(text: str) -> str:
@@ -126,3 +127,72 @@ def test_pack_is_lossless_and_fits(sentences: list[str], limit: int, special: in
     assert all(c.text and c.text == c.text.strip() for c in chunks)
     order = [i for c in chunks for i in c.sentence_indices]
     assert order == sorted(order)
+
+
+def test_a_100000_character_word_costs_few_counts() -> None:
+    counted: list[int] = []
+
+    def thirds(text: str) -> int:  # about three characters a token, plus one special token
+        counted.append(len(text))
+        return -(-len(text) // 3) + 1
+
+    word = "x" * 100_000
+    chunks = pack([word], thirds, 512)
+    assert "".join(c.text for c in chunks) == word
+    assert all(thirds(c.text) <= 512 for c in chunks)
+    assert len(chunks) == -(-len(word) // (511 * 3))  # every piece but the last is full
+    assert sum(counted) < 5 * len(word)  # bisecting over the whole rest: ~500x
+
+
+def test_a_sentence_of_20000_words_is_not_counted_word_by_word() -> None:
+    counter = Words()
+    sentence = " ".join(f"w{i}" for i in range(20_000))
+    chunks = pack([sentence], counter, 500)
+    assert [c.text for c in chunks] == [
+        " ".join(f"w{i}" for i in range(start, start + 500)) for start in range(0, 20_000, 500)
+    ]
+    assert len(counter.calls) < 200
+
+
+def test_an_over_long_word_inside_a_sentence_is_cut_and_its_neighbours_kept() -> None:
+    sentence = "alpha beta " + "y" * 40 + " gamma"
+    chunks = pack([sentence], chars, 12)
+    texts = [c.text for c in chunks]
+    assert texts == ["alpha beta", *["y" * 12] * 3, "y" * 4, "gamma"]
+    assert {c.sentence_indices for c in chunks} == {(0,)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("ab "), max_size=80),
+    st.integers(min_value=1, max_value=3),
+    st.integers(min_value=0, max_value=3),
+    st.integers(min_value=1, max_value=30),
+    st.integers(min_value=1, max_value=100),
+)
+def test_longest_prefix_agrees_with_brute_force(
+    text: str, per_token: int, special: int, limit: int, guess: int
+) -> None:
+    def count(piece: str) -> int:
+        return -(-len(piece) // per_token) + special
+
+    size = len(text)
+    expected = max((k for k in range(1, size + 1) if count(text[:k]) <= limit), default=0)
+    if size:
+        assert _longest(lambda k: text[:k], size, count, limit, guess) == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from("abc xyz."), max_size=40), max_size=10),
+    st.integers(min_value=1, max_value=8),
+)
+def test_pack_survives_an_erratic_counter(sentences: list[str], limit: int) -> None:
+    # Real tokenizers are not monotone (a longer text can take fewer tokens): packing must
+    # still end, lose nothing, and emit only chunks that were seen to fit (or one character).
+    def erratic(text: str) -> int:
+        return len(text.split()) + zlib.crc32(text.encode()) % 3
+
+    chunks = pack(sentences, erratic, limit)
+    assert _visible("".join(c.text for c in chunks)) == _visible("".join(sentences))
+    assert all(erratic(c.text) <= limit or len(c.text) == 1 for c in chunks)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
 from pathlib import Path
 
 from polybrief.service.text.extractive import count_words, extract
@@ -94,3 +96,51 @@ def test_many_sentences_is_fast_enough() -> None:
     ]
     chosen = extract(sentences, 50, "en")
     assert sum(count_words(s, "en") for s in chosen) <= 50
+
+
+def test_sentences_sharing_no_words_fall_back_to_the_lead() -> None:
+    sentences = ["Alpha beta gamma delta.", "Epsilon zeta eta theta.", "Iota kappa lambda mu."]
+    assert extract(sentences, 4, "en") == [sentences[0]]
+
+
+def test_thai_uses_character_bigrams() -> None:
+    sentences = [
+        "รัฐบาลอนุมัติงบประมาณใหม่สำหรับโรงเรียนรัฐ",
+        "แมวของเพื่อนบ้านชอบนอนบนหลังคา",
+        "งบประมาณใหม่ให้เงินโรงเรียนรัฐมากขึ้น",
+        "ผู้ปกครองยินดีกับงบประมาณโรงเรียนใหม่",
+    ]
+    assert count_words(sentences[1], "th") == 13  # 26 letters; vowel and tone marks not counted
+    chosen = extract(sentences, 40, "th")
+    assert sentences[1] not in chosen
+    assert len(chosen) == 2
+
+
+def test_thousands_of_sentences_need_no_dense_matrix() -> None:
+    # A dense n x n similarity (and n x vocabulary TF-IDF) would take hundreds of MB here.
+    vocabulary = [f"w{i}" for i in range(5000)]
+    sentences = [
+        " ".join(vocabulary[(i * 7 + j * 13) % len(vocabulary)] for j in range(15)) + "."
+        for i in range(2000)
+    ]
+    tracemalloc.start()
+    try:
+        began = time.perf_counter()
+        chosen = extract(sentences, 45, "en")
+        elapsed = time.perf_counter() - began
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 1 <= len(chosen) <= 3
+    assert peak < 64 * 2**20
+    assert elapsed < 10
+
+
+def test_a_repeated_sentence_is_taken_once() -> None:
+    # e.g. a model's partial summaries that loop on one phrase
+    loop = "The council approved the school budget on Monday."
+    sentences = [loop, loop.upper(), f"  {loop}  ", *TOPIC[2:4]]
+    chosen = extract(sentences, 60, "en")
+    assert [s.casefold() for s in chosen].count(loop.casefold()) == 1
+    assert TOPIC[2] in chosen
+    assert TOPIC[3] in chosen

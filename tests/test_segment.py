@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from pathlib import Path
 
+import pysbd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polybrief.service.text import segment
 from polybrief.service.text.segment import (
     build_document,
     join_document,
@@ -48,6 +51,11 @@ def test_paragraphs_by_blank_lines_or_else_by_lines() -> None:
         ("Guten Tag. Wie geht's?", "de", ["Guten Tag.", "Wie geht's?"]),
         # no pysbd rules for Swahili: English rules
         ("Habari yako. Nzuri sana.", "sw", ["Habari yako.", "Nzuri sana."]),
+        # no rules for Bengali, Nepali, Tigrinya: those of a language with the same marks
+        ("আমি ভাত খাই। তুমি কী খাও? ভালো।", "bn", ["আমি ভাত খাই।", "তুমি কী খাও?", "ভালো।"]),
+        ("म घर जान्छु। तिमी कहाँ? ठीक छ।", "ne", ["म घर जान्छु।", "तिमी कहाँ?", "ठीक छ।"]),
+        ("ሰላም ነው። እንዴት ነህ? ደህና ነኝ።", "ti", ["ሰላም ነው።", "እንዴት ነህ?", "ደህና ነኝ።"]),
+        ("ئۇ كەلدى. سىز قانداق؟ ياخشى!", "ug", ["ئۇ كەلدى.", "سىز قانداق؟", "ياخشى!"]),
     ],
 )
 def test_split_sentences(text: str, language: str, expected: list[str]) -> None:
@@ -59,9 +67,40 @@ def test_split_sentences_of_nothing() -> None:
     assert split_sentences(" \n ", "en") == []
 
 
-def test_a_5000_character_word_is_one_sentence() -> None:
+def test_a_5000_character_word_is_never_cut() -> None:
     word = "x" * 5000
-    assert split_sentences(f"Before. {word} after.", "en") == ["Before.", f"{word} after."]
+    sentences = split_sentences(f"Before. {word} after. Done.", "en")
+    assert sentences[0] == "Before."
+    assert sentences[-1] == "Done."
+    assert any(word in s for s in sentences)
+    assert _visible("".join(sentences)) == _visible(f"Before.{word}after.Done.")
+
+
+def test_long_text_in_windows_matches_pysbd_on_the_whole_text() -> None:
+    prose = " ".join(SEED.read_text(encoding="utf-8").split())
+    abbreviations = 'Mr. Smith (a) "b." said e.g. the U.S.A. had 3.14 ... ok?! Yes. ' * 100
+    for text in [f"{prose} {prose}", abbreviations]:
+        assert len(text) > 2 * segment.WINDOW
+        whole = [str(s).strip() for s in pysbd.Segmenter("en", clean=False).segment(text)]
+        assert split_sentences(text, "en") == whole
+
+
+def test_a_run_on_sentence_longer_than_the_window_is_cut_at_spaces() -> None:
+    text = "word " * 2000 + "end."
+    sentences = split_sentences(text, "en")
+    assert len(sentences) > 1
+    assert all(len(s) <= 2 * segment.WINDOW for s in sentences)
+    assert all(s.split() and set(s.split()) <= {"word", "end."} for s in sentences)
+    assert _visible("".join(sentences)) == _visible(text)
+
+
+def test_abbreviation_heavy_paragraph_is_linear_not_quadratic() -> None:
+    # pysbd on this 60,000-character paragraph at once takes ~8 s (quadratic); windows ~0.3 s.
+    text = "Mr. (a) \"b.\" 'c' e.g. i.e. U.S.A. 3.14 ... ?! " * 1300
+    began = time.perf_counter()
+    sentences = split_sentences(text, "en")
+    assert time.perf_counter() - began < 4.0
+    assert _visible("".join(sentences)) == _visible(text)
 
 
 def test_repetitive_text_is_fast_and_lossless() -> None:
@@ -88,6 +127,21 @@ def test_split_sentences_is_lossless(text: str, language: str) -> None:
 @given(st.text(), st.sampled_from(["en", "ar", "hi"]))
 def test_split_sentences_is_lossless_on_any_text(text: str, language: str) -> None:
     assert _visible("".join(split_sentences(text, language))) == _visible(text)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.sampled_from(["Mr. Ab", "cd.", " ", "  ", "x" * 30, "?", "\n", "3.1", "”"])).map(
+        "".join
+    ),
+    st.integers(min_value=4, max_value=60),
+)
+def test_tiny_windows_are_lossless(text: str, window: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(segment, "WINDOW", window)
+        sentences = split_sentences(text, "en")
+    assert _visible("".join(sentences)) == _visible(text)
+    assert all(s == s.strip() and s for s in sentences)
 
 
 def test_segmenters_work_from_many_threads() -> None:

@@ -1,6 +1,7 @@
 """Input clean-up: Unicode NFC, line endings, and removal of characters that carry no text
 but break tokenizers or hide content (controls, NULs, bidi overrides, BOMs, zero-width
-spaces, soft hyphens).
+spaces, soft hyphens). Line and page separators (``\r``, ``\f``, ``\v``, NEL, U+2028/9)
+become line breaks rather than disappearing, so words on either side stay apart.
 
 ZWNJ/ZWJ (U+200C/U+200D) are kept: Persian, Indic scripts and emoji sequences need them.
 """
@@ -11,17 +12,26 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# Invisible format characters that are removed (besides every C0/C1 control but \n and \t).
-_INVISIBLE = frozenset(
+# Removed: C0/C1 controls but \t and \n (line and page separators are replaced first), lone
+# surrogates (possible in a Python str, never encodable), and invisible format characters.
+_REMOVED = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f"  # controls
     "\u00ad"  # soft hyphen
+    "\u061c"  # Arabic letter mark (a bidi mark)
     "\u200b"  # zero-width space
     "\u200e\u200f"  # left-to-right / right-to-left marks
-    "\u202a\u202b\u202c\u202d\u202e"  # bidi embeddings and overrides
-    "\u2060"  # word joiner
-    "\u2066\u2067\u2068\u2069"  # bidi isolates
+    "\u202a-\u202e"  # bidi embeddings and overrides
+    "\u2060-\u2064"  # word joiner, invisible math operators
+    "\u2066-\u2069"  # bidi isolates
+    "\u206a-\u206f"  # deprecated shaping/digit controls
+    "\ud800-\udfff"  # lone surrogates
     "\ufeff"  # byte-order mark / zero-width no-break space
+    "\ufff9-\ufffb"  # interlinear annotation controls
+    "\ufffe\uffff]"  # noncharacters
 )
-_LINE_SEPARATORS = re.compile(r"\r\n|[\r\u2028\u2029]")
+# Controls that separate lines or pages: they become a line break (not counted as
+# removed), so that the words on either side do not run together.
+_LINE_SEPARATORS = re.compile(r"\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace run but newlines
 _BLANKS = re.compile(r"\n{3,}")
 
@@ -34,12 +44,6 @@ class Cleaned:
     removed_control_characters: int
 
 
-def _removable(char: str) -> bool:
-    if char in "\n\t":
-        return False
-    return char in _INVISIBLE or unicodedata.category(char) == "Cc"
-
-
 def clean(text: str) -> Cleaned:
     """Cleans ``text`` for the models; idempotent.
 
@@ -49,8 +53,7 @@ def clean(text: str) -> Cleaned:
     lines are stripped, three or more newlines become one blank line, the ends are stripped.
     """
     text = _LINE_SEPARATORS.sub("\n", text)
-    kept = "".join(c for c in text if not _removable(c))
-    removed = len(text) - len(kept)
+    kept, removed = _REMOVED.subn("", text)
     kept = unicodedata.normalize("NFC", kept)
     lines = (_SPACES.sub(" ", line).strip() for line in kept.split("\n"))
     result = _BLANKS.sub("\n\n", "\n".join(lines)).strip()

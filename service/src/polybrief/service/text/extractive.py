@@ -43,44 +43,63 @@ def count_words(text: str, language: str = "") -> int:
     return len(text.split())
 
 
-def _similarity(sentences: Sequence[str]) -> np.ndarray:
-    """Cosine similarity of the sentences' TF-IDF vectors.
+class _Similarity:
+    """The cosine similarity of the sentences' TF-IDF vectors, never materialised.
 
-    Tokens found in one sentence only change the norms, not any dot product, so the matrix
-    is built over shared tokens only (keeps long documents fast).
+    ``S = M Mᵀ`` with M the L2-normalised TF-IDF rows, held sparse (COO arrays): a product
+    ``S x`` costs the number of non-zero entries, so a document of thousands of sentences
+    needs neither an n×n matrix nor an n×vocabulary one. Tokens found in one sentence only
+    change the norms, not any dot product, so M keeps only shared tokens.
     """
-    bags = [Counter(_tokens(s)) for s in sentences]
-    n = len(bags)
-    df: Counter[str] = Counter(t for bag in bags for t in bag)
-    shared = sorted(t for t, d in df.items() if d > 1)
-    index = {t: i for i, t in enumerate(shared)}
-    matrix = np.zeros((n, max(len(shared), 1)))
-    norms = np.zeros(n)
-    for row, bag in enumerate(bags):
-        for token, tf in bag.items():
-            weight = tf * (math.log((1 + n) / (1 + df[token])) + 1.0)
-            norms[row] += weight * weight
-            if token in index:
-                matrix[row, index[token]] = weight
-    norms = np.sqrt(norms)[:, None]
-    matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-    return np.asarray(matrix @ matrix.T)
+
+    def __init__(self, sentences: Sequence[str]) -> None:
+        bags = [Counter(_tokens(s)) for s in sentences]
+        n = len(bags)
+        df: Counter[str] = Counter(t for bag in bags for t in bag)
+        index = {t: i for i, t in enumerate(sorted(t for t, d in df.items() if d > 1))}
+        rows: list[int] = []
+        cols: list[int] = []
+        values: list[float] = []
+        norms = np.zeros(n)
+        for row, bag in enumerate(bags):
+            for token, tf in sorted(bag.items()):
+                weight = tf * (math.log((1 + n) / (1 + df[token])) + 1.0)
+                norms[row] += weight * weight
+                if token in index:
+                    rows.append(row)
+                    cols.append(index[token])
+                    values.append(weight)
+        self.n, self.vocabulary = n, len(index)
+        self.rows = np.array(rows, dtype=np.intp)
+        self.cols = np.array(cols, dtype=np.intp)
+        norm = np.sqrt(norms)[self.rows] if rows else np.zeros(0)
+        self.values = np.array(values) / np.where(norm > 0, norm, 1.0)
+        # S's diagonal (a sentence's similarity to itself) is left out of the graph.
+        self.diagonal = np.bincount(self.rows, weights=self.values**2, minlength=n)
+
+    def times(self, x: np.ndarray) -> np.ndarray:
+        """``(S - diag(S)) x``."""
+        mtx = np.bincount(self.cols, weights=self.values * x[self.rows], minlength=self.vocabulary)
+        product = np.bincount(self.rows, weights=self.values * mtx[self.cols], minlength=self.n)
+        return np.asarray(product - self.diagonal * x)
 
 
 def _scores(sentences: Sequence[str]) -> np.ndarray:
-    """LexRank centrality with a teleport biased toward the first sentences."""
+    """LexRank centrality (continuous, cosine weights) with a teleport biased toward the
+    first sentences; a sentence similar to no other spreads its rank evenly."""
     n = len(sentences)
-    similarity = _similarity(sentences)
-    np.fill_diagonal(similarity, 0.0)
-    rows = similarity.sum(axis=1, keepdims=True)
-    transition = np.divide(similarity, rows, out=np.full_like(similarity, 1.0 / n), where=rows > 0)
+    similarity = _Similarity(sentences)
+    degree = similarity.times(np.ones(n))
+    dangling = degree <= 1e-12
     lead = np.array([1.0 / (1 + i) for i in range(n)])
     teleport = (1 - LEAD_BIAS) / n + LEAD_BIAS * lead / lead.sum()
     rank = np.full(n, 1.0 / n)
     for _ in range(100):
-        updated = (1 - DAMPING) * teleport + DAMPING * (transition.T @ rank)
+        spread = similarity.times(np.where(dangling, 0.0, rank / np.where(dangling, 1.0, degree)))
+        walk = spread + rank[dangling].sum() / n
+        updated = (1 - DAMPING) * teleport + DAMPING * walk
         if np.abs(updated - rank).sum() < 1e-9:
-            break
+            return np.asarray(updated)
         rank = updated
     return rank
 
@@ -89,8 +108,10 @@ def extract(sentences: Sequence[str], max_words: int, language: str) -> list[str
     """The most central sentences, whole, in their original order, within ``max_words``.
 
     Unsupervised (no weights), for any language; deterministic. Sentences are taken by
-    rank while the total stays within the budget; if no sentence fits, the best one is
-    returned alone: a brief never ends mid-sentence and is never empty (for non-empty input).
+    rank, each one that still fits the budget (a longer one is passed over for a shorter
+    one further down), a sentence equal to one taken (ignoring case and spacing) never
+    twice; if no sentence fits, the best one is returned alone: a brief never ends
+    mid-sentence and is never empty (for non-empty input).
     """
     items = [s.strip() for s in sentences if s.strip()]
     # Datelines and bylines ("AFP, Moscow :") are not brief material when real sentences exist.
@@ -100,12 +121,15 @@ def extract(sentences: Sequence[str], max_words: int, language: str) -> list[str
         return items
     ranking = np.argsort(-_scores(items), kind="stable")
     chosen: list[int] = []
+    taken: set[str] = set()
     used = 0
     for position in ranking:
         words = count_words(items[position], language)
-        if used + words > max_words:
+        key = " ".join(items[position].casefold().split())
+        if used + words > max_words or key in taken:
             continue
         chosen.append(int(position))
+        taken.add(key)
         used += words
     if not chosen:
         chosen = [int(ranking[0])]

@@ -4,8 +4,10 @@ pysbd quirks handled here: with ``clean=False`` its ``Segmenter.segment`` maps t
 processed sentences back onto the input with a regex search from the start of the text for
 every sentence (quadratic on repetitive text) and silently drops any sentence its processor
 altered; it also keeps per-call state on the segmenter (not thread-safe). So the processor
-is called directly, its sentences are aligned on the input here, and the input is cut at
-the aligned boundaries: every character of the input lands in exactly one sentence.
+is called directly (one segmenter per thread and language), its sentences are aligned on
+the input here, and the input is cut at the aligned boundaries: every character of the
+input lands in exactly one sentence. The processor itself is quadratic on long paragraphs
+(60,000 abbreviation-heavy characters: ~8 s), so text is given to it in windows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import pysbd
 
 NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my"})
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+_SPACE = re.compile(r"\s")
+WINDOW = 2500  # characters given to pysbd at once
 _local = threading.local()
 _QUOTES = str.maketrans(
     {
@@ -30,9 +34,20 @@ _QUOTES = str.maketrans(
 )  # fmt: skip
 
 
+# Languages pysbd has no rules for, read with the rules of a language that ends sentences
+# with the same marks (English rules would miss the danda "।", "።" or "؟").
+_SAME_PUNCTUATION = {
+    "as": "hi", "bn": "hi", "mai": "hi", "ne": "hi", "or": "hi", "pa": "hi", "sa": "hi",
+    "ti": "am", "ckb": "ar", "ug": "ar", "ps": "fa", "ks": "ur", "sd": "ur",
+    "wuu": "zh", "yue": "zh",
+}  # fmt: skip
+
+
 def _segmenter(language: str) -> pysbd.Segmenter:
+    """This thread's segmenter for ``language`` (pysbd's keeps per-call state)."""
     cache: dict[str, pysbd.Segmenter] = _local.__dict__.setdefault("segmenters", {})
-    code = language if language in pysbd.languages.LANGUAGE_CODES else "en"
+    code = _SAME_PUNCTUATION.get(language, language)
+    code = code if code in pysbd.languages.LANGUAGE_CODES else "en"
     if code not in cache:
         cache[code] = pysbd.Segmenter(language=code, clean=False)
     return cache[code]
@@ -48,37 +63,69 @@ def split_paragraphs(text: str) -> list[str]:
 
 
 def _boundaries(text: str, pieces: Sequence[str]) -> list[int]:
-    """End offsets in ``text`` of the pieces that can be found where they should start."""
+    """End offsets in ``text`` of the pieces found where they should start."""
     ends: list[int] = []
     cursor = 0
     for raw in pieces:
         piece = raw.strip()
         if not piece:
             continue
-        start = text.find(piece, cursor)
-        # Only accept a match right after the cursor (whitespace between is fine); a piece
-        # the processor rewrote is merged into the next one instead of being lost.
-        if start < 0 or text[cursor:start].strip():
-            continue
-        cursor = start + len(piece)
-        ends.append(cursor)
+        start = cursor
+        while start < len(text) and text[start].isspace():
+            start += 1
+        # A piece the processor rewrote is not found here: it is merged into the next one
+        # instead of being lost.
+        if text.startswith(piece, start):
+            cursor = start + len(piece)
+            ends.append(cursor)
     return ends
+
+
+def _spans(text: str, language: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of ``text``; together they cover every
+    non-whitespace character."""
+    try:
+        pieces = [str(p) for p in _segmenter(language).processor(text).process()]
+    except Exception:  # a segmenter bug must not fail a request: no cuts, one sentence
+        pieces = []
+    cuts = [0, *_boundaries(text, pieces), len(text)]
+    return [(a, b) for a, b in itertools.pairwise(cuts) if text[a:b].strip()]
+
+
+def _window_end(text: str, start: int) -> int:
+    """Where the window from ``start`` ends: at a space in the second half of ``WINDOW``
+    characters, else at the first space after (a long word is never cut), else the end."""
+    limit = start + WINDOW
+    if limit >= len(text):
+        return len(text)
+    for i in range(limit, start + WINDOW // 2, -1):
+        if text[i].isspace():
+            return i
+    space = _SPACE.search(text, limit)
+    return space.start() if space else len(text)
 
 
 def split_sentences(text: str, language: str) -> list[str]:
     """Sentences of ``text`` by the rules of ``language`` (English rules when unsupported).
 
     Lossless: the sentences hold every non-whitespace character of ``text``, in order.
+    Long text is read in windows of about ``WINDOW`` characters (pysbd is quadratic on
+    long text): the last sentence of a window is read again with the text after it, and a
+    run of more than ``WINDOW`` characters without a sentence end is cut at a space.
     """
-    if not text.strip():
-        return []
-    try:
-        pieces = _segmenter(language).processor(text).process()
-    except Exception:  # a segmenter bug must not fail a request: no cuts, one sentence
-        pieces = []
-    cuts = [0, *_boundaries(text, [str(p) for p in pieces]), len(text)]
-    sentences = (text[a:b].strip() for a, b in itertools.pairwise(cuts))
-    return [s for s in sentences if s]
+    sentences: list[str] = []
+    start = 0
+    while start < len(text):
+        end = _window_end(text, start)
+        spans = _spans(text[start:end], language)
+        if end < len(text) and len(spans) > 1:
+            spans.pop()  # may go on past the cut: segmented again with what follows
+            following = start + spans[-1][1]
+        else:
+            following = end
+        sentences.extend(text[start + a : start + b].strip() for a, b in spans)
+        start = following
+    return sentences
 
 
 def dedupe_key(text: str) -> str:
