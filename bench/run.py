@@ -87,7 +87,7 @@ def hf_runs(directory: Path, texts: list[str]) -> dict[str, float]:
 
     generate(texts[:1])  # warm-up
     one = timed(lambda: [generate([t]) for t in texts])
-    batched = timed(lambda: generate(texts))
+    batched = statistics.median(timed(lambda: generate(texts)) for _ in range(3))
     n = len(texts) * OUT_TOKENS
     params = {
         name: sum(p.numel() for p in part.parameters())
@@ -117,7 +117,9 @@ def ct2_runs(directory: Path, texts: list[str], family: str = "marian") -> dict[
     tokens = [tokenizer.convert_ids_to_tokens(tokenizer(t)["input_ids"]) for t in texts]
     options = {"beam_size": 1, "max_decoding_length": OUT_TOKENS, "min_decoding_length": OUT_TOKENS}
     translator.translate_batch(tokens[:2], **options)
-    batched = timed(lambda: translator.translate_batch(tokens, **options))
+    batched = statistics.median(
+        timed(lambda: translator.translate_batch(tokens, **options)) for _ in range(3)
+    )
     singles = [timed(lambda t=t: translator.translate_batch([t], **options)) for t in tokens]
     n = len(texts) * OUT_TOKENS
     return {
@@ -176,7 +178,7 @@ def service_runs(
             client.translate("Warm up the service once.", to="fr", source="en")
             results = []
             for level in levels:
-                texts = sentences(max(16, 2 * level))
+                texts = sentences(max(16, 4 * level))  # several waves per client
                 latencies: list[float] = []
 
                 def call(text: str, latencies: list[float] = latencies) -> None:
