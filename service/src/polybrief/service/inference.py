@@ -17,20 +17,15 @@ from polybrief.service.models.registry import LoadedModel
 from polybrief.service.text.chunking import pack
 from polybrief.service.text.clean import has_letters
 from polybrief.service.text.extractive import extract
-from polybrief.service.text.segment import split_sentences
+from polybrief.service.text.segment import sentence_joiner, split_sentences
 
 MAX_REDUCE_ROUNDS = 4
-NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my"})
 _LINE_BREAKS = re.compile(r"(\n+)")
 
 
 def words_to_tokens(words: int) -> int:
     """Generation budget for a word budget (subword tokenisers average ~1.3-1.6 per word)."""
     return int(words * 1.6) + 8
-
-
-def sentence_joiner(language: str) -> str:
-    return "" if language in NO_SPACE_LANGUAGES else " "
 
 
 class Runner:

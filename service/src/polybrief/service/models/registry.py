@@ -142,10 +142,6 @@ class ModelRegistry:
             gc.collect()
             return loaded
 
-    def loaded_ids(self) -> list[str]:
-        with self._guard:
-            return list(self._loaded)
-
     def window(self, spec: ModelSpec) -> int:
         """The input window in tokens: measured when loaded, else the catalogue's (or 0)."""
         with self._guard:
