@@ -15,7 +15,7 @@ from polybrief.service.batching import Batcher
 from polybrief.service.cache import TranslationCache
 from polybrief.service.context import CallContext
 from polybrief.service.errors import Cancelled, DeadlineExpired, Overloaded
-from polybrief.service.models.backends import Task
+from polybrief.service.models.backends import Generated, Task
 
 SENTENCES = {
     "en": "The navy was ordered to work with the French as allies.",
@@ -59,9 +59,12 @@ class SlowBackend:
         self.seen: list[str] = []
 
     def run(self, texts: list[str], task: Task) -> list[str]:
+        return self.generate(texts, task).outputs
+
+    def generate(self, texts: list[str], task: Task) -> Generated:
         time.sleep(self.delay)
         self.seen.extend(texts)
-        return [t.upper() for t in texts]
+        return Generated([t.upper() for t in texts], len(texts), len(texts))
 
 
 def test_dead_calls_are_dropped_before_compute() -> None:

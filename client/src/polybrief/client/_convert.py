@@ -3,6 +3,8 @@ request messages and reads response messages."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -191,17 +193,7 @@ def _model(m: pb.ModelInfo) -> t.ModelInfo:
 
 
 def _limits(lim: pb.Limits) -> t.Limits:
-    return t.Limits(
-        max_text_characters=lim.max_text_characters,
-        max_translate_items=lim.max_translate_items,
-        max_item_characters=lim.max_item_characters,
-        max_total_characters=lim.max_total_characters,
-        max_target_languages=lim.max_target_languages,
-        min_words=lim.min_words,
-        max_words=lim.max_words,
-        default_words=lim.default_words,
-        max_receive_message_bytes=lim.max_receive_message_bytes,
-    )
+    return t.Limits(**{f.name: getattr(lim, f.name) for f in dataclasses.fields(t.Limits)})
 
 
 def capabilities_result(msg: pb.ListCapabilitiesResponse) -> t.Capabilities:

@@ -177,7 +177,8 @@ class LanguageInfo:
 
 @dataclass(frozen=True)
 class Limits:
-    """The server's input limits (requests over them are INVALID_ARGUMENT)."""
+    """The server's limits: requests over the input limits are INVALID_ARGUMENT; calls
+    past the capacity limits (concurrent calls, queued segments) RESOURCE_EXHAUSTED."""
 
     max_text_characters: int
     max_translate_items: int
@@ -188,6 +189,10 @@ class Limits:
     max_words: int
     default_words: int
     max_receive_message_bytes: int
+    max_generated_tokens: int
+    max_concurrent_calls: int
+    max_queued_segments: int
+    default_deadline_ms: int
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,17 @@ Conventions that hold for every RPC:
 * Errors: INVALID_ARGUMENT (bad input; google.rpc.BadRequest lists the fields),
   NOT_FOUND (unknown model id), FAILED_PRECONDITION (a model that is in the catalogue
   but not installed, with google.rpc.PreconditionFailure naming it and the command
-  that installs it), RESOURCE_EXHAUSTED (overload), UNAVAILABLE (not ready or
-  shutting down), INTERNAL (a bug: generic message, details in the server log).
+  that installs it), RESOURCE_EXHAUSTED (too many calls at once or a full queue,
+  with google.rpc.RetryInfo; an API key over its quota, with google.rpc.QuotaFailure
+  and RetryInfo; or a message over the receive limit), UNAUTHENTICATED (the server
+  requires an API key and none or an unknown one was sent), UNAVAILABLE (not ready
+  or shutting down), DEADLINE_EXCEEDED (the caller's deadline, or the server's
+  default for calls that send none, passed; the work was dropped), INTERNAL (a bug:
+  generic message with the request id, details in the server log).
+* Metadata: a call may send `x-request-id` (1-128 characters of [A-Za-z0-9._:-]);
+  the server generates one otherwise, returns it in the response's initial metadata
+  and logs it. When the server has API keys, every call except grpc.health.v1.Health
+  (and reflection included) needs `authorization: Bearer <key>`.
   Per-item problems that do not make the request invalid (e.g. no model installed
   for one target language) are reported in the item's `error` field, never dropped.
 """
@@ -227,7 +236,8 @@ class ItemError(_message.Message):
     HINT_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     """Machine-readable: "MODEL_NOT_INSTALLED", "UNSUPPORTED_LANGUAGE_PAIR",
-    "UNSUPPORTED_LANGUAGE", "MODEL_FAILED".
+    "UNSUPPORTED_LANGUAGE", "MODEL_FAILED" (the model failed to load), "OUT_OF_MEMORY"
+    (inference ran out of memory on this output; the others are unaffected).
     """
     message: _builtins.str
     model: _builtins.str
@@ -775,6 +785,12 @@ Global___LanguageInfo: _TypeAlias = LanguageInfo  # noqa: Y015
 
 @_typing.final
 class Limits(_message.Message):
+    """Limits the server enforces before any model runs. A request over a per-request limit
+    fails with INVALID_ARGUMENT and a BadRequest naming the field; being over a capacity
+    limit (concurrent calls, queued segments, an API key's quota) fails with
+    RESOURCE_EXHAUSTED and a RetryInfo (plus a QuotaFailure for quotas).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MAX_TEXT_CHARACTERS_FIELD_NUMBER: _builtins.int
@@ -786,16 +802,36 @@ class Limits(_message.Message):
     MAX_WORDS_FIELD_NUMBER: _builtins.int
     DEFAULT_WORDS_FIELD_NUMBER: _builtins.int
     MAX_RECEIVE_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_GENERATED_TOKENS_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_CALLS_FIELD_NUMBER: _builtins.int
+    MAX_QUEUED_SEGMENTS_FIELD_NUMBER: _builtins.int
+    DEFAULT_DEADLINE_MS_FIELD_NUMBER: _builtins.int
     max_text_characters: _builtins.int
+    """Characters of one Summarize text."""
     max_translate_items: _builtins.int
+    """Texts in one Translate call."""
     max_item_characters: _builtins.int
+    """Characters of one Translate text."""
     max_total_characters: _builtins.int
+    """Characters of all Translate texts together."""
     max_target_languages: _builtins.int
+    """target_languages of one Summarize call."""
     min_words: _builtins.int
+    """Range of Summarize max_words, and its value when 0 (unset)."""
     max_words: _builtins.int
     default_words: _builtins.int
     max_receive_message_bytes: _builtins.int
-    """The server's gRPC receive limit in bytes."""
+    """The server's gRPC receive limit in bytes: larger messages fail with
+    RESOURCE_EXHAUSTED before they are decoded.
+    """
+    max_generated_tokens: _builtins.int
+    """Tokens a model may generate for one segment (sentence or chunk), at most."""
+    max_concurrent_calls: _builtins.int
+    """Calls served at once; more fail at once with RESOURCE_EXHAUSTED and RetryInfo."""
+    max_queued_segments: _builtins.int
+    """Segments waiting for inference, at most; more fail likewise."""
+    default_deadline_ms: _builtins.int
+    """Deadline applied to calls that send none, in milliseconds."""
     def __init__(
         self,
         *,
@@ -808,10 +844,14 @@ class Limits(_message.Message):
         max_words: _builtins.int = ...,
         default_words: _builtins.int = ...,
         max_receive_message_bytes: _builtins.int = ...,
+        max_generated_tokens: _builtins.int = ...,
+        max_concurrent_calls: _builtins.int = ...,
+        max_queued_segments: _builtins.int = ...,
+        default_deadline_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_words", b"default_words", "max_item_characters", b"max_item_characters", "max_receive_message_bytes", b"max_receive_message_bytes", "max_target_languages", b"max_target_languages", "max_text_characters", b"max_text_characters", "max_total_characters", b"max_total_characters", "max_translate_items", b"max_translate_items", "max_words", b"max_words", "min_words", b"min_words"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_deadline_ms", b"default_deadline_ms", "default_words", b"default_words", "max_concurrent_calls", b"max_concurrent_calls", "max_generated_tokens", b"max_generated_tokens", "max_item_characters", b"max_item_characters", "max_queued_segments", b"max_queued_segments", "max_receive_message_bytes", b"max_receive_message_bytes", "max_target_languages", b"max_target_languages", "max_text_characters", b"max_text_characters", "max_total_characters", b"max_total_characters", "max_translate_items", b"max_translate_items", "max_words", b"max_words", "min_words", b"min_words"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

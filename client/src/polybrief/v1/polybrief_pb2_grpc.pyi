@@ -18,8 +18,17 @@ Conventions that hold for every RPC:
 * Errors: INVALID_ARGUMENT (bad input; google.rpc.BadRequest lists the fields),
   NOT_FOUND (unknown model id), FAILED_PRECONDITION (a model that is in the catalogue
   but not installed, with google.rpc.PreconditionFailure naming it and the command
-  that installs it), RESOURCE_EXHAUSTED (overload), UNAVAILABLE (not ready or
-  shutting down), INTERNAL (a bug: generic message, details in the server log).
+  that installs it), RESOURCE_EXHAUSTED (too many calls at once or a full queue,
+  with google.rpc.RetryInfo; an API key over its quota, with google.rpc.QuotaFailure
+  and RetryInfo; or a message over the receive limit), UNAUTHENTICATED (the server
+  requires an API key and none or an unknown one was sent), UNAVAILABLE (not ready
+  or shutting down), DEADLINE_EXCEEDED (the caller's deadline, or the server's
+  default for calls that send none, passed; the work was dropped), INTERNAL (a bug:
+  generic message with the request id, details in the server log).
+* Metadata: a call may send `x-request-id` (1-128 characters of [A-Za-z0-9._:-]);
+  the server generates one otherwise, returns it in the response's initial metadata
+  and logs it. When the server has API keys, every call except grpc.health.v1.Health
+  (and reflection included) needs `authorization: Bearer <key>`.
   Per-item problems that do not make the request invalid (e.g. no model installed
   for one target language) are reported in the item's `error` field, never dropped.
 """

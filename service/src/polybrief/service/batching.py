@@ -21,8 +21,9 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 
 from polybrief.service.context import CallContext
-from polybrief.service.errors import Cancelled, DeadlineExpired, Overloaded
+from polybrief.service.errors import Cancelled, DeadlineExpired, OutOfMemory, Overloaded
 from polybrief.service.models.backends import Backend, Task
+from polybrief.service.telemetry import NoTelemetry, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Batcher:
         max_wait_s: float = 0.004,
         fill_wait_s: float = 0.03,
         max_queue: int = 4096,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
@@ -67,6 +69,7 @@ class Batcher:
         self._recent: deque[tuple[float, int]] = deque()  # (when, calls waiting then)
         self.max_queue = max_queue
         self.stats = BatchStats()
+        self.telemetry: Telemetry = telemetry or NoTelemetry()
         self._queue: deque[_Job] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -190,15 +193,47 @@ class Batcher:
 
     def _compute(self, jobs: list[_Job]) -> None:
         unique = sorted({job.text for job in jobs}, key=len)
-        try:
-            outputs = dict(zip(unique, jobs[0].backend.run(unique, jobs[0].task), strict=True))
-        except Exception as exc:  # one failing batch fails its requests, not the thread
-            log.exception("batch of %d segments for %s failed", len(unique), jobs[0].model)
-            for job in jobs:
-                job.future.set_exception(exc)
-            return
-        self.stats.computed += len(unique)
-        self.stats.batches += 1
-        self.stats.largest_batch = max(self.stats.largest_batch, len(unique))
+        results = self._generate(jobs[0], unique)
         for job in jobs:
-            job.future.set_result(outputs[job.text])
+            result = results[job.text]
+            if isinstance(result, Exception):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
+
+    def _generate(self, first: _Job, texts: list[str]) -> dict[str, str | Exception]:
+        """Outputs by input; when a batch fails, its halves are retried so that only the
+        segment that fails (out of memory, a model bug) fails, with its own requests."""
+        started = time.perf_counter()
+        try:
+            generated = first.backend.generate(texts, first.task)
+        except Exception as exc:
+            if len(texts) > 1:
+                middle = len(texts) // 2
+                return {
+                    **self._generate(first, texts[:middle]),
+                    **self._generate(first, texts[middle:]),
+                }
+            log.exception("inference on %s failed for one segment", first.model)
+            return {texts[0]: _domain_error(exc)}
+        self.stats.computed += len(texts)
+        self.stats.batches += 1
+        self.stats.largest_batch = max(self.stats.largest_batch, len(texts))
+        self.telemetry.batch_done(
+            first.model,
+            first.task.kind,
+            len(texts),
+            generated.tokens_in,
+            generated.tokens_out,
+            time.perf_counter() - started,
+        )
+        return dict(zip(texts, generated.outputs, strict=True))
+
+
+def _domain_error(exc: Exception) -> Exception:
+    """Out-of-memory errors (Python's, torch's) become OutOfMemory; others stay as they are."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return OutOfMemory(
+            "inference ran out of memory on this request's input; retry with less text per call"
+        )
+    return exc

@@ -185,6 +185,10 @@ class Limits:
     max_words: int = 400
     default_words: int = 60
     max_receive_message_bytes: int = 4 * 1024 * 1024
+    max_generated_tokens: int = 1024
+    max_concurrent_calls: int = 64
+    max_queued_segments: int = 4096
+    default_deadline_ms: int = 120_000
 
 
 @dataclass(frozen=True)

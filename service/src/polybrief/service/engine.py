@@ -40,6 +40,7 @@ from polybrief.service.errors import (
     InvalidRequest,
     ModelLoadFailed,
     ModelNotInstalled,
+    OutOfMemory,
     Overloaded,
     PolybriefError,
     UnsupportedRoute,
@@ -68,6 +69,8 @@ def item_error(exc: PolybriefError) -> ItemError:
         return ItemError("MODEL_FAILED", str(exc), exc.model_id, "check the server log")
     if isinstance(exc, UnsupportedRoute):
         return ItemError(exc.code, str(exc), "", "polybrief models list shows the routes served")
+    if isinstance(exc, OutOfMemory):
+        return ItemError("OUT_OF_MEMORY", str(exc), "", "send less text per call")
     return ItemError("FAILED", str(exc))
 
 

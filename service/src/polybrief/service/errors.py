@@ -76,3 +76,21 @@ class Cancelled(PolybriefError):
 
 class DeadlineExpired(PolybriefError):
     """The call's deadline passed; queued work for it was dropped."""
+
+
+class OutOfMemory(PolybriefError):
+    """Inference for this request ran out of memory; other requests are unaffected."""
+
+
+class Unauthenticated(PolybriefError):
+    """No API key, or one the server does not know."""
+
+
+class QuotaExceeded(PolybriefError):
+    """An API key used up its per-minute allowance of requests or characters."""
+
+    def __init__(self, key_id: str, limit: str, retry_after_s: float) -> None:
+        self.key_id = key_id
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        super().__init__(f"API key {key_id!r} is over its quota of {limit}")

@@ -31,9 +31,12 @@ def words_to_tokens(words: int) -> int:
 class Runner:
     """Runs segments on models through the shared batcher, with the translation cache."""
 
-    def __init__(self, batcher: Batcher, cache: TranslationCache) -> None:
+    def __init__(
+        self, batcher: Batcher, cache: TranslationCache, max_generated_tokens: int | None = None
+    ) -> None:
         self.batcher = batcher
         self.cache = cache
+        self.max_generated_tokens = max_generated_tokens
 
     def translate(
         self,
@@ -49,7 +52,7 @@ class Runner:
         missing = [s for s, key in zip(segments, keys, strict=True) if found[key] is None]
         missing = list(dict.fromkeys(missing))
         if missing:
-            task = Task("translate", source, target)
+            task = Task("translate", source, target, token_cap=self.max_generated_tokens)
             outputs = self.batcher.run(loaded.backend, loaded.spec.id, task, missing, context)
             for segment, output in zip(missing, outputs, strict=True):
                 key = self.cache.key(loaded.spec.id, source, target, segment)
@@ -65,7 +68,9 @@ class Runner:
         words: int,
         context: CallContext,
     ) -> list[str]:
-        task = Task("summarize", language, language, words_to_tokens(words))
+        task = Task(
+            "summarize", language, language, words_to_tokens(words), self.max_generated_tokens
+        )
         return self.batcher.run(loaded.backend, loaded.spec.id, task, texts, context)
 
 

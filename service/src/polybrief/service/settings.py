@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,11 +34,11 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         default_factory=_default_threads, ge=1, description="torch intra-op threads."
     )
-    request_threads: int = Field(
+    max_concurrent_calls: int = Field(
         64,
         ge=1,
-        description="Threads that run requests; they only wait while the single inference "
-        "thread computes, so they do not add CPU load.",
+        description="Calls admitted at once (each holds a request thread that only waits "
+        "while the single inference thread computes); past it, RESOURCE_EXHAUSTED at once.",
     )
     max_batch: int = Field(32, ge=1, description="Segments per inference batch.")
     max_wait_ms: float = Field(
@@ -54,5 +55,43 @@ class Settings(BaseSettings):
     max_receive_message_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="gRPC receive limit."
     )
+    max_generated_tokens: int = Field(
+        1024, ge=8, description="Tokens a model may generate for one segment, at most."
+    )
+    default_deadline_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="Deadline of calls that send none; a caller's own deadline is kept "
+        "when shorter.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line (with request_id); text: for people."
+    )
     grace_seconds: float = Field(10.0, ge=0, description="Drain time on shutdown.")
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Serve Prometheus metrics on this port (off if unset)."
+    )
+    tls_cert: Path | None = Field(None, description="Server certificate chain (PEM): turns TLS on.")
+    tls_key: Path | None = Field(None, description="Private key (PEM) of tls_cert.")
+    tls_client_ca: Path | None = Field(
+        None, description="CA bundle (PEM) that client certificates must chain to: mutual TLS."
+    )
+    api_keys: Path | None = Field(
+        None,
+        description="API key file (TOML, hashed keys; see `polybrief keys new`): every call "
+        "but health then needs `authorization: Bearer <key>`.",
+    )
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> Settings:
+        """A half-configured TLS setup refuses to start instead of serving in the clear."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key must be set together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
+        for name in ("tls_cert", "tls_key", "tls_client_ca", "api_keys"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{name}: {path} is not a readable file")
+        return self

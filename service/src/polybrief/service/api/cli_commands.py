@@ -7,7 +7,6 @@ client-only install still has a working ``polybrief`` without torch.
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,23 +60,93 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="Logging level (env POLYBRIEF_LOG_LEVEL; default INFO)")
     ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(help="json or text (env POLYBRIEF_LOG_FORMAT; default json)"),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Prometheus /metrics port (env POLYBRIEF_METRICS_PORT; default off)"),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Certificate chain PEM; turns TLS on (POLYBRIEF_TLS_CERT)")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="Private key PEM of --tls-cert (POLYBRIEF_TLS_KEY)")
+    ] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option(help="CA PEM for client certificates: mutual TLS (POLYBRIEF_TLS_CLIENT_CA)"),
+    ] = None,
+    api_keys: Annotated[
+        Path | None,
+        typer.Option(help="API key file (TOML, see `polybrief keys new`; POLYBRIEF_API_KEYS)"),
+    ] = None,
+    max_concurrent_calls: Annotated[
+        int | None,
+        typer.Option(help="Calls served at once (POLYBRIEF_MAX_CONCURRENT_CALLS; default 64)"),
+    ] = None,
+    grace_seconds: Annotated[
+        float | None,
+        typer.Option(help="Drain time on SIGTERM (POLYBRIEF_GRACE_SECONDS; default 10)"),
+    ] = None,
 ) -> None:
-    """Run the gRPC server until SIGTERM/SIGINT."""
-    settings = _settings(
-        host=host,
-        port=port,
-        catalog=catalog,
-        allow_download=allow_download,
-        inference_threads=threads,
-        max_loaded_models=max_loaded_models,
-        log_level=log_level,
-    )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    from polybrief.service.api.server import serve as run
+    """Run the gRPC server until SIGTERM/SIGINT (every setting: POLYBRIEF_* variables)."""
+    from pydantic import ValidationError
 
-    asyncio.run(run(settings))
+    try:
+        settings = _settings(
+            host=host,
+            port=port,
+            catalog=catalog,
+            allow_download=allow_download,
+            inference_threads=threads,
+            max_loaded_models=max_loaded_models,
+            log_level=log_level,
+            log_format=log_format,
+            metrics_port=metrics_port,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            tls_client_ca=tls_client_ca,
+            api_keys=api_keys,
+            max_concurrent_calls=max_concurrent_calls,
+            grace_seconds=grace_seconds,
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            typer.echo(f"ConfigError: {where}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+    from polybrief.service.api.auth import KeyFileError
+    from polybrief.service.api.logs import configure_logging
+    from polybrief.service.api.server import serve as run
+    from polybrief.service.api.tls import TlsConfigError
+
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(run(settings))
+    except (TlsConfigError, KeyFileError) as exc:
+        typer.echo(f"ConfigError: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def new_key(
+    key_id: Annotated[str, typer.Argument(metavar="ID", help="Name shown in logs and metrics")],
+    requests_per_minute: Annotated[int | None, typer.Option(min=1)] = None,
+    characters_per_minute: Annotated[int | None, typer.Option(min=1)] = None,
+) -> None:
+    """Create an API key: prints the key (shown once) and the entry for the key file."""
+    from polybrief.service.api.auth import entry_for
+    from polybrief.service.api.auth import new_key as make
+
+    key = make()
+    entry = entry_for(key_id, key)
+    if requests_per_minute:
+        entry += f"requests_per_minute = {requests_per_minute}\n"
+    if characters_per_minute:
+        entry += f"characters_per_minute = {characters_per_minute}\n"
+    typer.echo(f"# key (give it to the caller; it is not stored): {key}", err=True)
+    typer.echo(entry, nl=False)
 
 
 def pull(
@@ -165,6 +234,9 @@ def convert(
 def register(app: typer.Typer, models_app: typer.Typer) -> None:
     """Adds the server-side commands to the CLI."""
     app.command()(serve)
+    keys_app = typer.Typer(help="API keys for a server (POLYBRIEF_API_KEYS).")
+    keys_app.command("new")(new_key)
+    app.add_typer(keys_app, name="keys")
     models_app.command("convert")(convert)
     models_app.command("pull")(pull)
     models_app.command("make-tiny")(make_tiny)

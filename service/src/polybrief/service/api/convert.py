@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from polybrief.service import domain as d
 from polybrief.v1 import polybrief_pb2 as pb
 
@@ -175,15 +177,5 @@ def capabilities_response(value: d.Capabilities) -> pb.ListCapabilitiesResponse:
             )
             for m in value.models
         ],
-        limits=pb.Limits(
-            max_text_characters=lim.max_text_characters,
-            max_translate_items=lim.max_translate_items,
-            max_item_characters=lim.max_item_characters,
-            max_total_characters=lim.max_total_characters,
-            max_target_languages=lim.max_target_languages,
-            min_words=lim.min_words,
-            max_words=lim.max_words,
-            default_words=lim.default_words,
-            max_receive_message_bytes=lim.max_receive_message_bytes,
-        ),
+        limits=pb.Limits(**dataclasses.asdict(lim)),
     )

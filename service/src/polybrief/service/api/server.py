@@ -1,5 +1,10 @@
 """Builds and runs the gRPC server: models load before health reports SERVING; SIGTERM
-flips health to NOT_SERVING and drains in-flight calls within the grace period."""
+flips health to NOT_SERVING, refuses new calls with UNAVAILABLE and lets in-flight calls
+finish within the grace period.
+
+Health: the overall service ("") and ``polybrief.v1.Polybrief`` are SERVING once preload
+is done; each catalogue model has its own entry, ``polybrief.model.<id>``, which turns
+NOT_SERVING when that model fails to load (the rest keeps serving)."""
 
 from __future__ import annotations
 
@@ -9,22 +14,31 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from polybrief.service.api.auth import AuthInterceptor, KeyStore
+from polybrief.service.api.metrics import Metrics
+from polybrief.service.api.observe import ObservingInterceptor
 from polybrief.service.api.servicer import SERVICE_NAME, PolybriefServicer, generic_handler
+from polybrief.service.api.tls import server_credentials
 from polybrief.service.batching import Batcher
 from polybrief.service.cache import TranslationCache
-from polybrief.service.domain import Limits
+from polybrief.service.domain import Limits, ModelState
 from polybrief.service.engine import Engine
 from polybrief.service.inference import Runner
 from polybrief.service.models.catalog import load_catalog
 from polybrief.service.models.registry import ModelRegistry
 from polybrief.service.settings import Settings
+from polybrief.service.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
+
+
+MODEL_HEALTH_PREFIX = "polybrief.model."
 
 
 @dataclass
@@ -36,6 +50,9 @@ class RunningServer:
     servicer: PolybriefServicer
     health: HealthServicer
     executor: ThreadPoolExecutor
+    metrics: Metrics
+    metrics_port: int | None = None
+    metrics_http: Any = None
 
     async def mark(self, serving: bool) -> None:
         status = (
@@ -48,10 +65,13 @@ class RunningServer:
             await self.health.set(name, status)
 
     async def stop(self, grace: float | None) -> None:
+        """Refuses new calls at once, lets running ones finish within ``grace`` seconds."""
         await self.mark(False)
         await self.server.stop(grace)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.servicer.engine.close()
+        if self.metrics_http is not None:
+            self.metrics_http.shutdown()
 
 
 def configure_runtime(settings: Settings) -> None:
@@ -65,36 +85,68 @@ def configure_runtime(settings: Settings) -> None:
     torch.set_num_threads(settings.inference_threads)
 
 
-def build_engine(settings: Settings) -> Engine:
+def build_engine(settings: Settings, telemetry: Telemetry | None = None) -> Engine:
     catalog = load_catalog(settings.catalog)
     registry = ModelRegistry(
         catalog,
         allow_download=settings.allow_download,
         max_loaded=settings.max_loaded_models,
         threads=settings.inference_threads,
+        telemetry=telemetry,
     )
-    limits = Limits(max_receive_message_bytes=settings.max_receive_message_bytes)
+    limits = Limits(
+        max_receive_message_bytes=settings.max_receive_message_bytes,
+        max_generated_tokens=settings.max_generated_tokens,
+        max_concurrent_calls=settings.max_concurrent_calls,
+        max_queued_segments=settings.max_queue,
+        default_deadline_ms=int(settings.default_deadline_seconds * 1000),
+    )
     batcher = Batcher(
         max_batch=settings.max_batch,
         max_wait_s=settings.max_wait_ms / 1000,
         fill_wait_s=settings.fill_wait_ms / 1000,
         max_queue=settings.max_queue,
+        telemetry=telemetry,
     )
-    runner = Runner(batcher, TranslationCache(settings.cache_mb * 1024 * 1024))
+    runner = Runner(
+        batcher,
+        TranslationCache(settings.cache_mb * 1024 * 1024),
+        max_generated_tokens=settings.max_generated_tokens,
+    )
     return Engine(registry, limits=limits, runner=runner)
 
 
+def _interceptors(settings: Settings, metrics: Metrics) -> list[grpc.aio.ServerInterceptor]:
+    interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(SERVICE_NAME, metrics)]
+    if settings.api_keys is not None:
+        interceptors.append(AuthInterceptor(KeyStore.load(settings.api_keys)))
+    return interceptors
+
+
 async def start(settings: Settings, engine: Engine | None = None) -> RunningServer:
-    """Starts serving (health NOT_SERVING), preloads models, then reports SERVING."""
+    """Starts serving (health NOT_SERVING), preloads models, then reports SERVING.
+
+    Raises TlsConfigError or KeyFileError before opening any port when the TLS files or
+    the key file cannot work.
+    """
     configure_runtime(settings)
-    engine = engine or build_engine(settings)
-    executor = ThreadPoolExecutor(settings.request_threads, thread_name_prefix="request")
-    servicer = PolybriefServicer(engine, executor)
+    credentials = server_credentials(settings)
+    metrics = Metrics()
+    interceptors = _interceptors(settings, metrics)
+    engine = engine or build_engine(settings, metrics)
+    executor = ThreadPoolExecutor(settings.max_concurrent_calls, thread_name_prefix="request")
+    servicer = PolybriefServicer(
+        engine,
+        executor,
+        max_concurrent_calls=settings.max_concurrent_calls,
+        default_deadline_s=settings.default_deadline_seconds,
+    )
     server = grpc.aio.server(
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
-        ]
+        ],
     )
     server.add_generic_rpc_handlers((generic_handler(servicer),))
     health = HealthServicer()
@@ -107,11 +159,26 @@ async def start(settings: Settings, engine: Engine | None = None) -> RunningServ
         ),
         server,
     )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
-    running = RunningServer(server, port, servicer, health, executor)
+    address = f"{settings.host}:{settings.port}"
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
+    running = RunningServer(server, port, servicer, health, executor, metrics)
+    _watch_models(running, asyncio.get_running_loop())
+    if settings.metrics_port is not None:
+        running.metrics_http, running.metrics_port = metrics.serve(
+            settings.host, settings.metrics_port
+        )
     await running.mark(False)
     await server.start()
-    log.info("listening on %s:%d (NOT_SERVING until models are loaded)", settings.host, port)
+    log.info(
+        "listening on %s:%d (%s, %s; NOT_SERVING until models are loaded)",
+        settings.host,
+        port,
+        "plaintext" if credentials is None else "mutual TLS" if settings.tls_client_ca else "TLS",
+        "API keys required" if settings.api_keys else "no authentication",
+    )
     if settings.preload:
         failures = await asyncio.get_running_loop().run_in_executor(executor, engine.preload)
         for failure in failures:
@@ -121,9 +188,36 @@ async def start(settings: Settings, engine: Engine | None = None) -> RunningServ
     return running
 
 
+def _watch_models(running: RunningServer, loop: asyncio.AbstractEventLoop) -> None:
+    """Gives every catalogue model a health entry that follows its loads."""
+    engine = running.servicer.engine
+    for spec in engine.catalog.models:
+        state, _ = engine.registry.state(spec)
+        status = (
+            health_pb2.HealthCheckResponse.NOT_SERVING
+            if state is ModelState.FAILED
+            else health_pb2.HealthCheckResponse.SERVING
+        )
+        loop.create_task(running.health.set(MODEL_HEALTH_PREFIX + spec.id, status))
+
+    def loaded(model: str, ok: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ok
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        asyncio.run_coroutine_threadsafe(
+            running.health.set(MODEL_HEALTH_PREFIX + model, status), loop
+        )
+
+    running.metrics.on_model_loaded(loaded)
+
+
 async def serve(settings: Settings) -> None:
     """Runs until SIGTERM or SIGINT, then drains for ``grace_seconds``."""
     running = await start(settings)
+    if running.metrics_port is not None:
+        log.info("metrics on http://%s:%d/metrics", settings.host, running.metrics_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -4,8 +4,10 @@ thread (never on the event loop), encodes the result or the mapped error."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -13,11 +15,12 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import message
 from polybrief.service.api import convert
+from polybrief.service.api.logs import REQUEST_ID
 from polybrief.service.api.status import to_status
 from polybrief.service.api.wire import Undecodable, lenient, serializer
 from polybrief.service.context import CallContext
 from polybrief.service.engine import Engine
-from polybrief.service.errors import InvalidRequest, NotReady
+from polybrief.service.errors import InvalidRequest, NotReady, Overloaded, PolybriefError
 from polybrief.v1 import polybrief_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -28,52 +31,92 @@ Req = TypeVar("Req", bound=message.Message)
 
 
 class PolybriefServicer:
-    """Implements polybrief.v1.Polybrief over an Engine."""
+    """Implements polybrief.v1.Polybrief over an Engine.
 
-    def __init__(self, engine: Engine, executor: Executor) -> None:
+    Admission control: at most ``max_concurrent_calls`` calls run at once; one more is
+    refused at once with RESOURCE_EXHAUSTED and a RetryInfo, never queued. Calls that
+    send no deadline get ``default_deadline_s``.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        executor: Executor,
+        *,
+        max_concurrent_calls: int = 64,
+        default_deadline_s: float = 120.0,
+    ) -> None:
         self.engine = engine
         self.executor = executor
+        self.max_concurrent_calls = max_concurrent_calls
+        self.default_deadline_s = default_deadline_s
         self.ready = False
+        self.inflight = 0
+        self._recent_seconds = 0.5  # moving average of call time, for RetryInfo
 
     async def _run(self, context: grpc.aio.ServicerContext, work: Callable[[CallContext], T]) -> T:
         """Runs ``work`` on a request thread with the call's deadline and cancellation."""
-        gone = threading.Event()
-        context.add_done_callback(lambda _: gone.set())
-        call = CallContext.with_timeout(context.time_remaining(), gone.is_set)
         try:
             if not self.ready:
                 raise NotReady("the server is starting or shutting down; retry shortly")
-            return await asyncio.get_running_loop().run_in_executor(self.executor, work, call)
-        except Exception as exc:
+            if self.inflight >= self.max_concurrent_calls:
+                raise Overloaded(
+                    f"{self.inflight} calls running (max_concurrent_calls); retry later",
+                    retry_after_s=min(max(self._recent_seconds, 0.05), 5.0),
+                )
+        except PolybriefError as exc:
             await context.abort_with_status(to_status(exc))
+        gone = threading.Event()
+        context.add_done_callback(lambda _: gone.set())
+        remaining = context.time_remaining()
+        call = CallContext.with_timeout(
+            self.default_deadline_s if remaining is None else remaining, gone.is_set
+        )
+        self.inflight += 1
+        started = time.monotonic()
+        try:
+            job = contextvars.copy_context()  # the request id follows the call into logs
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, job.run, work, call)
+        except Exception as exc:
+            await context.abort_with_status(to_status(exc, REQUEST_ID.get()))
             raise  # unreachable: abort_with_status raises
+        finally:
+            self.inflight -= 1
+            self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * (time.monotonic() - started)
 
     async def Summarize(
         self, request: pb.SummarizeRequest, context: grpc.aio.ServicerContext
     ) -> pb.SummarizeResponse:
-        domain = convert.summarize_request(request)
-        result = await self._run(context, lambda call: self.engine.summarize(domain, call))
-        return convert.summarize_response(result)
+        def work(call: CallContext) -> pb.SummarizeResponse:
+            domain = convert.summarize_request(request)
+            return convert.summarize_response(self.engine.summarize(domain, call))
+
+        return await self._run(context, work)
 
     async def Translate(
         self, request: pb.TranslateRequest, context: grpc.aio.ServicerContext
     ) -> pb.TranslateResponse:
-        domain = convert.translate_request(request)
-        result = await self._run(context, lambda call: self.engine.translate(domain, call))
-        return convert.translate_response(result)
+        def work(call: CallContext) -> pb.TranslateResponse:
+            domain = convert.translate_request(request)
+            return convert.translate_response(self.engine.translate(domain, call))
+
+        return await self._run(context, work)
 
     async def DetectLanguage(
         self, request: pb.DetectLanguageRequest, context: grpc.aio.ServicerContext
     ) -> pb.DetectLanguageResponse:
         texts = tuple(request.texts)
-        result = await self._run(context, lambda call: self.engine.detect(texts))
-        return convert.detect_response(result)
+        return await self._run(
+            context, lambda call: convert.detect_response(self.engine.detect(texts))
+        )
 
     async def ListCapabilities(
         self, request: pb.ListCapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCapabilitiesResponse:
-        result = await self._run(context, lambda call: self.engine.capabilities())
-        return convert.capabilities_response(result)
+        return await self._run(
+            context, lambda call: convert.capabilities_response(self.engine.capabilities())
+        )
 
 
 def _guarded(

@@ -18,8 +18,11 @@ from polybrief.service.errors import (
     ModelNotFound,
     ModelNotInstalled,
     NotReady,
+    OutOfMemory,
     Overloaded,
     PolybriefError,
+    QuotaExceeded,
+    Unauthenticated,
 )
 
 log = logging.getLogger(__name__)
@@ -51,10 +54,24 @@ def _precondition(exc: ModelNotInstalled) -> list[any_pb2.Any]:
     return [_pack(error_details_pb2.PreconditionFailure(violations=[violation]))]
 
 
-def _retry(exc: Overloaded) -> list[any_pb2.Any]:
-    seconds = max(exc.retry_after_s, 0.0)
+def _retry_info(seconds: float) -> any_pb2.Any:
+    seconds = max(seconds, 0.0)
     delay = duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9))
-    return [_pack(error_details_pb2.RetryInfo(retry_delay=delay))]
+    return _pack(error_details_pb2.RetryInfo(retry_delay=delay))
+
+
+def _retry(exc: Overloaded) -> list[any_pb2.Any]:
+    return [_retry_info(exc.retry_after_s)]
+
+
+def _quota(exc: QuotaExceeded) -> list[any_pb2.Any]:
+    violation = error_details_pb2.QuotaFailure.Violation(
+        subject=f"api_key:{exc.key_id}", description=f"over {exc.limit}"
+    )
+    return [
+        _pack(error_details_pb2.QuotaFailure(violations=[violation])),
+        _retry_info(exc.retry_after_s),
+    ]
 
 
 def _none(exc: PolybriefError) -> list[any_pb2.Any]:
@@ -68,19 +85,34 @@ ERROR_TABLE: tuple[tuple[type[PolybriefError], grpc.StatusCode, Detail], ...] = 
     (ModelNotInstalled, grpc.StatusCode.FAILED_PRECONDITION, _precondition),
     (ModelLoadFailed, grpc.StatusCode.FAILED_PRECONDITION, _none),
     (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
+    (QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED, _quota),
+    (OutOfMemory, grpc.StatusCode.RESOURCE_EXHAUSTED, _none),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED, _none),
     (NotReady, grpc.StatusCode.UNAVAILABLE, _none),
     (Cancelled, grpc.StatusCode.CANCELLED, _none),
     (DeadlineExpired, grpc.StatusCode.DEADLINE_EXCEEDED, _none),
 )
 
 
-def to_status(exc: BaseException) -> grpc.Status:
-    """The status a handler aborts with for ``exc``; unknown errors become INTERNAL."""
+def to_status(exc: BaseException, request_id: str = "") -> grpc.Status:
+    """The status a handler aborts with for ``exc``; unknown errors become INTERNAL, with
+    the request id to find the traceback in the server log."""
     for kind, code, detail in ERROR_TABLE:
         if isinstance(exc, kind):
             return _status(code, str(exc), detail(exc))
     log.error("unhandled error", exc_info=exc)
-    return _status(grpc.StatusCode.INTERNAL, "internal error; the server log has the details", [])
+    where = f" (request id {request_id})" if request_id else ""
+    return _status(
+        grpc.StatusCode.INTERNAL, f"internal error; the server log has the details{where}", []
+    )
+
+
+def code_of(exc: BaseException) -> grpc.StatusCode:
+    """The status code ``exc`` maps to (for metrics and logs)."""
+    for kind, code, _ in ERROR_TABLE:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
 
 
 def _status(code: grpc.StatusCode, message: str, details: list[any_pb2.Any]) -> grpc.Status:

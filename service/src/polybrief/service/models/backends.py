@@ -28,10 +28,24 @@ class Task:
     source: str
     target: str  # equals source for summaries
     max_new_tokens: int | None = None
+    token_cap: int | None = None  # the server's limit on tokens generated per segment
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A batch's outputs, in input order, and the tokens it read and wrote."""
+
+    outputs: list[str]
+    tokens_in: int
+    tokens_out: int
 
 
 class Backend(Protocol):
     name: str
+
+    def generate(self, texts: Sequence[str], task: Task) -> Generated:
+        """Outputs for ``texts``, in order, with token counts."""
+        ...
 
     def run(self, texts: Sequence[str], task: Task) -> list[str]:
         """Outputs for ``texts``, in order."""
@@ -61,9 +75,13 @@ def _prepare(
 
 def _budget(spec: ModelSpec, task: Task, prepared: Prepared) -> int | None:
     if task.max_new_tokens is not None or "max_new_tokens" in spec.generation:
-        return task.max_new_tokens
-    # translations: room for twice the input, the model stops at end-of-sequence
-    return int(prepared.inputs["input_ids"].shape[1]) * 2 + 16
+        budget = task.max_new_tokens
+    else:
+        # translations: room for twice the input, the model stops at end-of-sequence
+        budget = int(prepared.inputs["input_ids"].shape[1]) * 2 + 16
+    if task.token_cap is None:
+        return budget
+    return task.token_cap if budget is None else min(budget, task.token_cap)
 
 
 class TransformersBackend:
@@ -75,6 +93,9 @@ class TransformersBackend:
         self.spec, self.tokenizer, self.model, self.adapter = spec, tokenizer, model, adapter
 
     def run(self, texts: Sequence[str], task: Task) -> list[str]:
+        return self.generate(texts, task).outputs
+
+    def generate(self, texts: Sequence[str], task: Task) -> Generated:
         import torch
 
         prepared = _prepare(self.adapter, self.tokenizer, self.spec, texts, task)
@@ -82,9 +103,13 @@ class TransformersBackend:
         settings.update(prepared.generate_kwargs)
         with torch.inference_mode():
             output = self.model.generate(**prepared.inputs, **settings)
-        return [
-            str(t).strip() for t in self.tokenizer.batch_decode(output, skip_special_tokens=True)
-        ]
+        pad = self.model.generation_config.pad_token_id
+        written = int((output != pad).sum()) if pad is not None else int(output.numel())
+        return Generated(
+            [str(t).strip() for t in self.tokenizer.batch_decode(output, skip_special_tokens=True)],
+            int(prepared.inputs["attention_mask"].sum()),
+            written,
+        )
 
 
 def ct2_device(compute_type: str) -> tuple[str, str]:
@@ -158,6 +183,9 @@ class CTranslate2Backend:
         )
 
     def run(self, texts: Sequence[str], task: Task) -> list[str]:
+        return self.generate(texts, task).outputs
+
+    def generate(self, texts: Sequence[str], task: Task) -> Generated:
         prepared = _prepare(self.adapter, self.tokenizer, self.spec, texts, task)
         ids, mask = prepared.inputs["input_ids"], prepared.inputs["attention_mask"]
         tokens = [
@@ -183,7 +211,9 @@ class CTranslate2Backend:
             length_penalty=float(settings.get("length_penalty", 1.0)),
         )
         outputs = []
+        written = 0
         for result in results:
             out_ids = self.tokenizer.convert_tokens_to_ids(result.hypotheses[0])
+            written += len(out_ids)
             outputs.append(str(self.tokenizer.decode(out_ids, skip_special_tokens=True)).strip())
-        return outputs
+        return Generated(outputs, int(mask.sum()), written)

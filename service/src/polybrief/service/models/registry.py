@@ -23,6 +23,7 @@ from polybrief.service.models.backends import (
 )
 from polybrief.service.models.catalog import Catalog, ModelSpec
 from polybrief.service.models.families import FamilyAdapter, adapter_for
+from polybrief.service.telemetry import NoTelemetry, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,16 @@ class ModelRegistry:
     """Thread-safe LRU of loaded models over a catalogue."""
 
     def __init__(
-        self, catalog: Catalog, *, allow_download: bool, max_loaded: int, threads: int = 1
+        self,
+        catalog: Catalog,
+        *,
+        allow_download: bool,
+        max_loaded: int,
+        threads: int = 1,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.threads = threads
+        self.telemetry: Telemetry = telemetry or NoTelemetry()
         self.catalog = catalog
         self.allow_download = allow_download
         self.max_loaded = max_loaded
@@ -178,8 +186,10 @@ class ModelRegistry:
             log.exception("loading model %s from %s failed", spec.id, where)
             with self._guard:
                 self._failed[spec.id] = reason
+            self.telemetry.model_loaded(spec.id, time.perf_counter() - started, ok=False)
             raise ModelLoadFailed(spec.id, reason) from exc
         seconds = time.perf_counter() - started
+        self.telemetry.model_loaded(spec.id, seconds, ok=True)
         window = input_window(spec, config, tokenizer)
         # The engine chunks every input to `window` itself; this stops the tokenizer from
         # warning about over-long text while chunks are being measured.

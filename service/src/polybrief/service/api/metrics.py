@@ -1,0 +1,137 @@
+"""Prometheus metrics, served on their own port (``POLYBRIEF_METRICS_PORT``).
+
+Series (all prefixed ``polybrief_``):
+  requests_total{rpc,code}              finished calls by final status code
+  request_seconds{rpc}                  call latency (histogram)
+  input_characters_total{rpc}           characters received in texts
+  inflight_calls                        calls admitted and running
+  queued_segments                       segments waiting for the inference thread
+  batch_size{model,task}                segments per inference batch (histogram)
+  batch_seconds{model,task}             inference time per batch (histogram)
+  tokens_total{model,direction}         tokens read (in) and generated (out)
+  cache_hits_total / cache_misses_total translation cache lookups
+  cache_bytes                           translation cache size
+  model_load_seconds{model,outcome}     model load time, ok or failed (histogram)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from polybrief.service.cache import CacheStats
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+LOAD_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+
+
+class _CacheCollector(Collector):
+    def __init__(self, stats: Callable[[], CacheStats]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Any]:
+        stats = self.stats()
+        yield CounterMetricFamily(
+            "polybrief_cache_hits", "Translation cache hits.", value=stats.hits
+        )
+        yield CounterMetricFamily(
+            "polybrief_cache_misses", "Translation cache misses.", value=stats.misses
+        )
+        yield GaugeMetricFamily(
+            "polybrief_cache_bytes", "Translation cache size in bytes.", value=stats.bytes
+        )
+
+
+class Metrics:
+    """The server's metrics; also the engine's Telemetry (batches, tokens, model loads)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "polybrief_requests", "Finished calls.", ["rpc", "code"], registry=r
+        )
+        self.latency = Histogram(
+            "polybrief_request_seconds",
+            "Call latency.",
+            ["rpc"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.characters = Counter(
+            "polybrief_input_characters", "Characters received.", ["rpc"], registry=r
+        )
+        self.inflight = Gauge("polybrief_inflight_calls", "Calls running.", registry=r)
+        self.queued = Gauge(
+            "polybrief_queued_segments", "Segments waiting for inference.", registry=r
+        )
+        self.batch_size = Histogram(
+            "polybrief_batch_size",
+            "Segments per batch.",
+            ["model", "task"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "polybrief_batch_seconds",
+            "Inference time per batch.",
+            ["model", "task"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "polybrief_tokens", "Tokens read and generated.", ["model", "direction"], registry=r
+        )
+        self.model_load = Histogram(
+            "polybrief_model_load_seconds",
+            "Model load time.",
+            ["model", "outcome"],
+            buckets=LOAD_BUCKETS,
+            registry=r,
+        )
+        self._model_listeners: list[Callable[[str, bool], None]] = []
+
+    def watch(
+        self,
+        *,
+        queued: Callable[[], int],
+        inflight: Callable[[], int],
+        cache: Callable[[], CacheStats],
+    ) -> None:
+        """Reads these gauges from the running server at scrape time."""
+        self.queued.set_function(lambda: float(queued()))
+        self.inflight.set_function(lambda: float(inflight()))
+        self.registry.register(_CacheCollector(cache))
+
+    def on_model_loaded(self, listener: Callable[[str, bool], None]) -> None:
+        """Calls ``listener(model, ok)`` after every model load (health uses it)."""
+        self._model_listeners.append(listener)
+
+    def observe_call(self, rpc: str, code: str, seconds: float, characters: int) -> None:
+        self.requests.labels(rpc, code).inc()
+        self.latency.labels(rpc).observe(seconds)
+        if characters:
+            self.characters.labels(rpc).inc(characters)
+
+    # Telemetry
+    def batch_done(
+        self, model: str, task: str, size: int, tokens_in: int, tokens_out: int, seconds: float
+    ) -> None:
+        self.batch_size.labels(model, task).observe(size)
+        self.batch_seconds.labels(model, task).observe(seconds)
+        self.tokens.labels(model, "in").inc(tokens_in)
+        self.tokens.labels(model, "out").inc(tokens_out)
+
+    def model_loaded(self, model: str, seconds: float, ok: bool) -> None:
+        self.model_load.labels(model, "ok" if ok else "failed").observe(seconds)
+        for listener in self._model_listeners:
+            listener(model, ok)
+
+    def serve(self, host: str, port: int) -> tuple[Any, int]:
+        """Starts the /metrics HTTP endpoint; returns the server and its port."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        return server, int(server.server_port)

@@ -1,0 +1,101 @@
+"""Per-call observation: a request id (the caller's ``x-request-id`` or a fresh one,
+returned in the response's initial metadata), one structured access-log line, and the
+request metrics. It is the outermost interceptor, so calls refused by authentication
+are counted and logged too."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from polybrief.service.api.auth import input_characters
+from polybrief.service.api.logs import API_KEY_ID, REQUEST_ID
+from polybrief.service.api.metrics import Metrics
+
+log = logging.getLogger("polybrief.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id(metadata: Any) -> str:
+    """The caller's request id when it is well-formed, else a fresh one."""
+    for name, value in metadata or ():
+        if name == REQUEST_ID_HEADER and isinstance(value, str) and _VALID_ID.fullmatch(value):
+            return value
+    return uuid.uuid4().hex
+
+
+def _code_name(code: Any) -> str:
+    return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+
+
+class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Request ids, access logs and request metrics for the unary methods of ``service``."""
+
+    def __init__(self, service: str, metrics: Metrics | None) -> None:
+        self.prefix = f"/{service}/"
+        self.metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or handler.unary_unary is None or not method.startswith(self.prefix):
+            return handler
+        rpc = method[len(self.prefix) :]
+        call_id = request_id(handler_call_details.invocation_metadata)
+        behaviour = handler.unary_unary
+
+        async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            token = REQUEST_ID.set(call_id)
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                await context.send_initial_metadata(((REQUEST_ID_HEADER, call_id),))
+                return await behaviour(request, context)
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
+            except BaseException:
+                code = _code_name(context.code())
+                raise
+            finally:
+                self._record(rpc, code, time.perf_counter() - started, request, context)
+                REQUEST_ID.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            observed,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _record(
+        self, rpc: str, code: str, seconds: float, request: Any, context: grpc.aio.ServicerContext
+    ) -> None:
+        characters = input_characters(request)
+        if self.metrics is not None:
+            self.metrics.observe_call(rpc, code, seconds, characters)
+        log.log(
+            logging.ERROR if code in ("INTERNAL", "UNKNOWN") else logging.INFO,
+            "%s %s",
+            rpc,
+            code,
+            extra={
+                "rpc": rpc,
+                "code": code,
+                "ms": round(seconds * 1000, 1),
+                "characters": characters,
+                "api_key": API_KEY_ID.get(),
+                "peer": context.peer(),
+            },
+        )
