@@ -41,3 +41,31 @@ class ServerThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=30)
         self.loop.close()
+
+
+def subset_catalog(
+    tiny_dir: Path, out: Path, ids: list[str], *, forced_tokens: int | None = None
+) -> Path:
+    """A catalogue of some tiny models (absolute paths) written to ``out``; with
+    ``forced_tokens`` every output is exactly that long, so calls take measurable time."""
+    text = (tiny_dir / "catalog.toml").read_text(encoding="utf-8")
+    head, *blocks = text.split("[[models]]")
+    kept = []
+    for block in blocks:
+        model_id = block.split('id = "', 1)[1].split('"', 1)[0]
+        if model_id not in ids:
+            continue
+        entry = block.replace('source = "./', f'source = "{tiny_dir}/')
+        if forced_tokens is not None:
+            entry = entry.replace("max_new_tokens = 12", f"max_new_tokens = {forced_tokens}")
+            entry = entry.replace("min_new_tokens = 4", f"min_new_tokens = {forced_tokens}")
+        kept.append(entry)
+    out.write_text(head + "".join("[[models]]" + b for b in kept), encoding="utf-8")
+    return out
+
+
+def sentences(count: int, start: int = 0) -> str:
+    """``count`` distinct English sentences (distinct, so the cache cannot shortcut them)."""
+    return " ".join(
+        f"Ship number {i} sailed with the allies at dawn." for i in range(start, start + count)
+    )

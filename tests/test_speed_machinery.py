@@ -93,15 +93,22 @@ def test_dead_calls_are_dropped_before_compute() -> None:
 
 def test_full_queue_is_overloaded_not_queued_forever() -> None:
     batcher = Batcher(max_batch=1, max_wait_s=0.0, max_queue=3)
+    backend = SlowBackend(0.3)
+    task = Task("translate", "en", "fr")
     try:
-        with pytest.raises(Overloaded):
-            batcher.run(
-                SlowBackend(0),
-                "m",
-                Task("translate", "en", "fr"),
-                ["1", "2", "3", "4"],
-                CallContext(),
-            )
+        blocker = threading.Thread(
+            target=batcher.run, args=(backend, "m", task, ["a", "b", "c"], CallContext())
+        )
+        blocker.start()
+        time.sleep(0.05)  # "a" is computing, "b" and "c" wait
+        started = time.monotonic()
+        with pytest.raises(Overloaded) as refused:
+            batcher.run(backend, "m", task, ["1", "2"], CallContext())
+        assert time.monotonic() - started < 0.1  # refused at once, not queued
+        assert refused.value.retry_after_s > 0
+        blocker.join()
+        # alone, a call larger than the whole queue still runs (it could never run otherwise)
+        assert batcher.run(SlowBackend(0), "m", task, list("wxyz"), CallContext()) == list("WXYZ")
     finally:
         batcher.close()
 

@@ -4,7 +4,8 @@ Concurrent calls submit segments (sentences, chunks) for a model and a task; one
 inference thread takes the oldest segment, waits at most ``max_wait_s`` for more of the
 same model and task, sorts them by length and runs them as one batch. Segments of calls
 that were cancelled or whose deadline passed are dropped before any compute. The queue is
-bounded: past ``max_queue`` segments, submission fails with Overloaded.
+bounded: past ``max_queue`` segments, submission fails with Overloaded (RESOURCE_EXHAUSTED
+with RetryInfo) at once.
 
 One inference thread (using all torch/CTranslate2 threads) keeps inference threads plus
 server threads within the cores; request threads only wait.
@@ -91,7 +92,9 @@ class Batcher:
         with self._cond:
             if self._closed:
                 raise Overloaded("the server is shutting down", retry_after_s=1.0)
-            if len(self._queue) + len(jobs) > self.max_queue:
+            # A call larger than the whole queue is still admitted when the queue is empty:
+            # it could never run otherwise (its size is bounded by the request limits).
+            if self._queue and len(self._queue) + len(jobs) > self.max_queue:
                 raise Overloaded(
                     f"inference queue full ({len(self._queue)} segments waiting)", retry_after_s=1.0
                 )

@@ -165,6 +165,11 @@ async def start(settings: Settings, engine: Engine | None = None) -> RunningServ
     else:
         port = server.add_secure_port(address, credentials)
     running = RunningServer(server, port, servicer, health, executor, metrics)
+    metrics.watch(
+        queued=engine.runner.batcher.queued,
+        inflight=lambda: servicer.inflight,
+        cache=engine.runner.cache.stats,
+    )
     _watch_models(running, asyncio.get_running_loop())
     if settings.metrics_port is not None:
         running.metrics_http, running.metrics_port = metrics.serve(
