@@ -28,12 +28,13 @@ ENV PATH=/opt/polybrief/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HOME=/models \
     POLYBRIEF_HOST=0.0.0.0 \
-    POLYBRIEF_PORT=50051
+    POLYBRIEF_PORT=50051 \
+    POLYBRIEF_METRICS_PORT=9464
 COPY --from=build /opt/polybrief /opt/polybrief
 RUN useradd --system --uid 10001 --home-dir /nonexistent polybrief \
     && mkdir -p /models && chown polybrief /models
 USER 10001
-EXPOSE 50051
+EXPOSE 50051 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s \
   CMD ["polybrief", "health", "--server", "127.0.0.1:50051"]
 ENTRYPOINT ["polybrief", "serve"]

@@ -313,7 +313,11 @@ def test_mutual_tls_fails_the_handshake_without_a_client_certificate(
     catalog: Path, pki: Pki
 ) -> None:
     server = ServerThread(
-        catalog, tls_cert=pki.server_cert, tls_key=pki.server_key, tls_client_ca=pki.ca
+        catalog,
+        tls_cert=pki.server_cert,
+        tls_key=pki.server_key,
+        tls_client_ca=pki.ca,
+        health_port=0,
     )
     address = f"localhost:{server.running.port}"
     ca = pki.ca.read_bytes()
@@ -326,6 +330,14 @@ def test_mutual_tls_fails_the_handshake_without_a_client_certificate(
             certificate_chain=pki.client_cert.read_bytes(),
         )
         assert _health_over(address, with_cert).status == health_pb2.HealthCheckResponse.SERVING
+        # probes that cannot do mutual TLS use the plaintext health-only port
+        probe = f"127.0.0.1:{server.running.probe_port}"
+        assert _health_over(probe, None).status == health_pb2.HealthCheckResponse.SERVING
+        with grpc.insecure_channel(probe) as channel:
+            stub = polybrief_pb2_grpc.PolybriefStub(channel)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.ListCapabilities(pb.ListCapabilitiesRequest(), timeout=5)
+        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
     finally:
         server.stop()
 

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Serve Prometheus metrics on this port (off if unset)."
     )
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Also serve grpc.health.v1 alone, in plaintext, on this port: for "
+        "probes that cannot do (mutual) TLS. Off if unset.",
+    )
     tls_cert: Path | None = Field(None, description="Server certificate chain (PEM): turns TLS on.")
     tls_key: Path | None = Field(None, description="Private key (PEM) of tls_cert.")
     tls_client_ca: Path | None = Field(

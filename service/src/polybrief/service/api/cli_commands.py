@@ -68,6 +68,10 @@ def serve(
         int | None,
         typer.Option(help="Prometheus /metrics port (env POLYBRIEF_METRICS_PORT; default off)"),
     ] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(help="Plaintext health-only port for probes (POLYBRIEF_HEALTH_PORT; off)"),
+    ] = None,
     tls_cert: Annotated[
         Path | None, typer.Option(help="Certificate chain PEM; turns TLS on (POLYBRIEF_TLS_CERT)")
     ] = None,
@@ -105,6 +109,7 @@ def serve(
             log_level=log_level,
             log_format=log_format,
             metrics_port=metrics_port,
+            health_port=health_port,
             tls_cert=tls_cert,
             tls_key=tls_key,
             tls_client_ca=tls_client_ca,

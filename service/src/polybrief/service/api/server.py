@@ -53,6 +53,8 @@ class RunningServer:
     metrics: Metrics
     metrics_port: int | None = None
     metrics_http: Any = None
+    probe: grpc.aio.Server | None = None
+    probe_port: int | None = None
 
     async def mark(self, serving: bool) -> None:
         status = (
@@ -68,6 +70,8 @@ class RunningServer:
         """Refuses new calls at once, lets running ones finish within ``grace`` seconds."""
         await self.mark(False)
         await self.server.stop(grace)
+        if self.probe is not None:
+            await self.probe.stop(0)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.servicer.engine.close()
         if self.metrics_http is not None:
@@ -175,6 +179,13 @@ async def start(settings: Settings, engine: Engine | None = None) -> RunningServ
         running.metrics_http, running.metrics_port = metrics.serve(
             settings.host, settings.metrics_port
         )
+    if settings.health_port is not None:
+        running.probe = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(health, running.probe)
+        running.probe_port = running.probe.add_insecure_port(
+            f"{settings.host}:{settings.health_port}"
+        )
+        await running.probe.start()
     await running.mark(False)
     await server.start()
     log.info(
