@@ -28,6 +28,7 @@ def configure_logging(level: str, fmt: str) -> None:
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
             )
         )
     else:
