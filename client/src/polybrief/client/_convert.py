@@ -4,7 +4,6 @@ request messages and reads response messages."""
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Sequence
 from typing import Any
 

@@ -78,7 +78,7 @@ def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummar
             "target_languages",
             f"{len(request.target_languages)} languages; at most {limits.max_target_languages}",
         )
-    for index, raw in enumerate(request.target_languages):
+    for index, raw in enumerate(request.target_languages[: limits.max_target_languages]):
         code = _language(raw, f"target_languages[{index}]", v, required=True)
         if code and code in targets:
             v.add(f"target_languages[{index}]", f"duplicate language {code!r}")

@@ -89,7 +89,7 @@ def configure_runtime(settings: Settings) -> None:
     import torch
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     torch.set_num_threads(settings.inference_threads)
 

@@ -37,14 +37,42 @@ def _pack(message: object) -> any_pb2.Any:
     return packed
 
 
+# Status details travel in trailing metadata, which gRPC clients refuse past 8-16 KiB by
+# default (the call then fails RESOURCE_EXHAUSTED on their side, hiding the real error).
+# A request with many bad items therefore reports the first MAX_VIOLATIONS of them, and
+# says how many there were.
+MAX_VIOLATIONS = 20
+MAX_DESCRIPTION = 200
+MAX_MESSAGE = 1000
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _bad_request(exc: InvalidRequest) -> list[any_pb2.Any]:
-    detail = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in exc.violations
-        ]
-    )
-    return [_pack(detail)]
+    shown = exc.violations[:MAX_VIOLATIONS]
+    violations = [
+        error_details_pb2.BadRequest.FieldViolation(
+            field=_clip(v.field, MAX_DESCRIPTION), description=_clip(v.description, MAX_DESCRIPTION)
+        )
+        for v in shown
+    ]
+    hidden = len(exc.violations) - len(shown)
+    if hidden:
+        violations.append(
+            error_details_pb2.BadRequest.FieldViolation(
+                field="…", description=f"and {hidden} more violations of the same kind"
+            )
+        )
+    return [_pack(error_details_pb2.BadRequest(field_violations=violations))]
+
+
+def _message(exc: PolybriefError) -> str:
+    if isinstance(exc, InvalidRequest) and len(exc.violations) > 3:
+        shown = "; ".join(f"{v.field}: {v.description}" for v in exc.violations[:3])
+        return _clip(f"{shown}; and {len(exc.violations) - 3} more (see BadRequest)", MAX_MESSAGE)
+    return _clip(str(exc), MAX_MESSAGE)
 
 
 def _precondition(exc: ModelNotInstalled) -> list[any_pb2.Any]:
@@ -99,7 +127,7 @@ def to_status(exc: BaseException, request_id: str = "") -> grpc.Status:
     the request id to find the traceback in the server log."""
     for kind, code, detail in ERROR_TABLE:
         if isinstance(exc, kind):
-            return _status(code, str(exc), detail(exc))
+            return _status(code, _message(exc), detail(exc))
     log.error("unhandled error", exc_info=exc)
     where = f" (request id {request_id})" if request_id else ""
     return _status(
