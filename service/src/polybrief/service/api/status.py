@@ -39,8 +39,8 @@ def _pack(message: object) -> any_pb2.Any:
 
 # Status details travel in trailing metadata, which gRPC clients refuse past 8-16 KiB by
 # default (the call then fails RESOURCE_EXHAUSTED on their side, hiding the real error).
-# A request with many bad items therefore reports the first MAX_VIOLATIONS of them, and
-# says how many there were.
+# A request with many bad items therefore reports the first MAX_VIOLATIONS + 1 of them;
+# the last one says how many more there were.
 MAX_VIOLATIONS = 20
 MAX_DESCRIPTION = 200
 MAX_MESSAGE = 1000
@@ -51,20 +51,17 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _bad_request(exc: InvalidRequest) -> list[any_pb2.Any]:
-    shown = exc.violations[:MAX_VIOLATIONS]
+    shown = list(exc.violations[: MAX_VIOLATIONS + 1])
+    if len(exc.violations) > MAX_VIOLATIONS + 1:
+        last = shown[-1]
+        more = len(exc.violations) - len(shown)
+        shown[-1] = type(last)(last.field, f"{last.description} (and {more} more not listed)")
     violations = [
         error_details_pb2.BadRequest.FieldViolation(
             field=_clip(v.field, MAX_DESCRIPTION), description=_clip(v.description, MAX_DESCRIPTION)
         )
         for v in shown
     ]
-    hidden = len(exc.violations) - len(shown)
-    if hidden:
-        violations.append(
-            error_details_pb2.BadRequest.FieldViolation(
-                field="…", description=f"and {hidden} more violations of the same kind"
-            )
-        )
     return [_pack(error_details_pb2.BadRequest(field_violations=violations))]
 
 
