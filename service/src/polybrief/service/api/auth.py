@@ -23,12 +23,12 @@ import secrets
 import threading
 import time
 import tomllib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+from polybrief.service.api.handlers import Behaviour, Continuation, refusing, with_behaviour
 from polybrief.service.api.logs import API_KEY_ID
 from polybrief.service.api.status import to_status
 from polybrief.service.errors import PolybriefError, QuotaExceeded, Unauthenticated
@@ -186,9 +186,6 @@ def input_characters(request: Any) -> int:
     return total + (len(text) if isinstance(text, str) else 0)
 
 
-Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-
-
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Refuses calls without a known key (UNAUTHENTICATED) or over quota
     (RESOURCE_EXHAUSTED with QuotaFailure) before they reach a handler or a model."""
@@ -199,7 +196,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
@@ -222,9 +219,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             except QuotaExceeded as exc:
                 problem = exc
         if problem is not None:
-            return _refusing(handler, to_status(problem))
+            return refusing(handler, to_status(problem))
         if key is not None and handler.unary_unary is not None:
-            return _replace(handler, self._charging_characters(key, handler.unary_unary))
+            return with_behaviour(handler, self._charging_characters(key, handler.unary_unary))
         return handler
 
     def _charging_characters(self, key: ApiKey, behaviour: Behaviour) -> Behaviour:
@@ -237,30 +234,3 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return await behaviour(request, context)
 
         return call
-
-
-def _replace(handler: grpc.RpcMethodHandler, behaviour: Behaviour) -> grpc.RpcMethodHandler:
-    return grpc.unary_unary_rpc_method_handler(
-        behaviour,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
-
-
-def _refusing(handler: grpc.RpcMethodHandler, status: grpc.Status) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as ``handler`` that only aborts with ``status``."""
-
-    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort_with_status(status)
-
-    options: dict[str, Any] = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(refuse, **options)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(refuse, **options)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(refuse, **options)
-    return grpc.stream_stream_rpc_method_handler(refuse, **options)

@@ -10,11 +10,11 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from polybrief.service.api.auth import input_characters
+from polybrief.service.api.handlers import Continuation, with_behaviour
 from polybrief.service.api.logs import API_KEY_ID, REQUEST_ID
 from polybrief.service.api.metrics import Metrics
 
@@ -45,7 +45,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
@@ -73,11 +73,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 self._record(rpc, code, time.perf_counter() - started, request, context)
                 REQUEST_ID.reset(token)
 
-        return grpc.unary_unary_rpc_method_handler(
-            observed,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return with_behaviour(handler, observed)
 
     def _record(
         self, rpc: str, code: str, seconds: float, request: Any, context: grpc.aio.ServicerContext
