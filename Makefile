@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 TINY    ?= .tiny-models
 
-.PHONY: install demo demo-tiny test pytest lint typecheck proto proto-check bench clean
+.PHONY: install demo demo-tiny test pytest lint typecheck proto proto-check bench soak fuzz clean
 
 $(STAMP): client/pyproject.toml service/pyproject.toml requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,18 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/run.py
 
+## Soak run (minutes, not part of `make test`): mixed load on a real server process,
+## prints RSS and p99 per interval and their drift; fails on RSS growth or INTERNAL/UNKNOWN.
+SOAK_MINUTES ?= 3
+soak: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES)
+
+## Open-ended fuzzing of request validation and the text pipeline (tests run it bounded).
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	mkdir -p .fuzz-corpus
+	$(BIN)/python fuzz/fuzz_requests.py .fuzz-corpus fuzz/corpus -max_total_time=$(FUZZ_SECONDS)
+
 ## Regenerate the Python stubs from proto/.
 proto: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/gen_proto.sh
@@ -52,4 +64,4 @@ proto-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check_proto.sh
 
 clean:
-	rm -rf $(VENV) $(TINY) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TINY) .fuzz-corpus .pytest_cache .mypy_cache .ruff_cache
