@@ -79,28 +79,28 @@ def test_metrics_count_calls_batches_tokens_cache_and_loads(server: ServerThread
     assert _value(after, "polybrief_model_load_seconds_count", model="tiny-bart", outcome="ok") == 1
 
 
-def test_request_id_is_returned_and_a_callers_own_is_kept(server: ServerThread) -> None:
+def test_request_id_is_returned_in_trailers_and_a_callers_own_is_kept(server: ServerThread) -> None:
     with grpc.insecure_channel(server.address) as channel:
         stub = polybrief_pb2_grpc.PolybriefStub(channel)
         request = pb.DetectLanguageRequest(texts=["The fleet sailed at dawn."])
         _, call = stub.DetectLanguage.with_call(request, timeout=30)
-        generated = dict(call.initial_metadata())["x-request-id"]
+        generated = dict(call.trailing_metadata())["x-request-id"]
         assert len(generated) == 32
         _, call = stub.DetectLanguage.with_call(
             request, metadata=(("x-request-id", "desk-42"),), timeout=30
         )
-        assert dict(call.initial_metadata())["x-request-id"] == "desk-42"
+        assert dict(call.trailing_metadata())["x-request-id"] == "desk-42"
         _, call = stub.DetectLanguage.with_call(
             request, metadata=(("x-request-id", "bad id with spaces"),), timeout=30
         )
-        assert dict(call.initial_metadata())["x-request-id"] != "bad id with spaces"
+        assert dict(call.trailing_metadata())["x-request-id"] != "bad id with spaces"
         with pytest.raises(grpc.RpcError) as failed:
             stub.DetectLanguage(
                 pb.DetectLanguageRequest(texts=[""]),
                 metadata=(("x-request-id", "desk-43"),),
                 timeout=30,
             )
-        assert dict(failed.value.initial_metadata())["x-request-id"] == "desk-43"  # type: ignore[attr-defined]
+        assert dict(failed.value.trailing_metadata())["x-request-id"] == "desk-43"  # type: ignore[attr-defined]
 
 
 def test_logs_are_json_lines_with_the_request_id(server: ServerThread) -> None:

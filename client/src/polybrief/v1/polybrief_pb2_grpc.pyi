@@ -25,12 +25,13 @@ Conventions that hold for every RPC:
   or shutting down), DEADLINE_EXCEEDED (the caller's deadline, or the server's
   default for calls that send none, passed; the work was dropped), INTERNAL (a bug:
   generic message with the request id, details in the server log).
-* Metadata: a call may send `x-request-id` (1-128 characters of [A-Za-z0-9._:-]);
-  the server generates one otherwise, returns it in the response's initial metadata
-  and logs it. When the server has API keys, every call except grpc.health.v1.Health
-  (and reflection included) needs `authorization: Bearer <key>`.
   Per-item problems that do not make the request invalid (e.g. no model installed
   for one target language) are reported in the item's `error` field, never dropped.
+* Metadata: a call may send `x-request-id` (1-128 characters of [A-Za-z0-9._:-]);
+  the server generates one otherwise, returns it in the response's trailing
+  metadata (trailers: early headers would commit the call and end client retries)
+  and logs it. When the server has API keys, every call except grpc.health.v1.Health
+  (server reflection included) needs `authorization: Bearer <key>`.
 """
 
 from collections import abc as _abc

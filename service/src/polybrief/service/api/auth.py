@@ -219,7 +219,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             except QuotaExceeded as exc:
                 problem = exc
         if problem is not None:
-            return refusing(handler, to_status(problem))
+            return refusing(handler, problem)
         if key is not None and handler.unary_unary is not None:
             return with_behaviour(handler, self._charging_characters(key, handler.unary_unary))
         return handler

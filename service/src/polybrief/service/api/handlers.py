@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from polybrief.service.api.status import to_status
 
 Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
@@ -20,11 +21,12 @@ def with_behaviour(handler: grpc.RpcMethodHandler, behaviour: Behaviour) -> grpc
     )
 
 
-def refusing(handler: grpc.RpcMethodHandler, status: grpc.Status) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as ``handler`` that only aborts with ``status``."""
+def refusing(handler: grpc.RpcMethodHandler, problem: Exception) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as ``handler`` that only aborts with ``problem``'s status
+    (computed in the call, so that it carries the call's request id)."""
 
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort_with_status(status)
+        await context.abort_with_status(to_status(problem))
 
     options: dict[str, Any] = {
         "request_deserializer": handler.request_deserializer,

@@ -9,6 +9,7 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+REQUEST_ID_HEADER = "x-request-id"
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 API_KEY_ID: contextvars.ContextVar[str] = contextvars.ContextVar("api_key_id", default="")
 

@@ -1,5 +1,5 @@
 """Per-call observation: a request id (the caller's ``x-request-id`` or a fresh one,
-returned in the response's initial metadata), one structured access-log line, and the
+returned in the response's trailing metadata), one structured access-log line, and the
 request metrics. It is the outermost interceptor, so calls refused by authentication
 are counted and logged too."""
 
@@ -15,12 +15,11 @@ from typing import Any
 import grpc
 from polybrief.service.api.auth import input_characters
 from polybrief.service.api.handlers import Continuation, with_behaviour
-from polybrief.service.api.logs import API_KEY_ID, REQUEST_ID
+from polybrief.service.api.logs import API_KEY_ID, REQUEST_ID, REQUEST_ID_HEADER
 from polybrief.service.api.metrics import Metrics
 
 log = logging.getLogger("polybrief.access")
 
-REQUEST_ID_HEADER = "x-request-id"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -61,7 +60,9 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             started = time.perf_counter()
             code = "OK"
             try:
-                await context.send_initial_metadata(((REQUEST_ID_HEADER, call_id),))
+                # trailing, not initial: early headers would commit the call and stop
+                # gRPC from retrying it on another server (errors add it in to_status)
+                context.set_trailing_metadata(((REQUEST_ID_HEADER, call_id),))
                 return await behaviour(request, context)
             except asyncio.CancelledError:
                 code = "CANCELLED"

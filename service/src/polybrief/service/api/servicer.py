@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import message
 from polybrief.service.api import convert
-from polybrief.service.api.logs import REQUEST_ID
 from polybrief.service.api.status import to_status
 from polybrief.service.api.wire import Undecodable, lenient, serializer
 from polybrief.service.context import CallContext
@@ -79,7 +78,7 @@ class PolybriefServicer:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.executor, job.run, work, call)
         except Exception as exc:
-            await context.abort_with_status(to_status(exc, REQUEST_ID.get()))
+            await context.abort_with_status(to_status(exc))
             raise  # unreachable: abort_with_status raises
         finally:
             self.inflight -= 1

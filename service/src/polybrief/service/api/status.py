@@ -10,6 +10,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from polybrief.service.api.logs import REQUEST_ID, REQUEST_ID_HEADER
 from polybrief.service.errors import (
     Cancelled,
     DeadlineExpired,
@@ -119,16 +120,22 @@ ERROR_TABLE: tuple[tuple[type[PolybriefError], grpc.StatusCode, Detail], ...] = 
 )
 
 
-def to_status(exc: BaseException, request_id: str = "") -> grpc.Status:
+def to_status(exc: BaseException) -> grpc.Status:
     """The status a handler aborts with for ``exc``; unknown errors become INTERNAL, with
-    the request id to find the traceback in the server log."""
+    the request id to find the traceback in the server log. The call's request id rides in
+    the trailing metadata (never in early headers: those would commit the call, and gRPC
+    would no longer retry it on another server)."""
+    request_id = REQUEST_ID.get()
     for kind, code, detail in ERROR_TABLE:
         if isinstance(exc, kind):
-            return _status(code, _message(exc), detail(exc))
+            return _status(code, _message(exc), detail(exc), request_id)
     log.error("unhandled error", exc_info=exc)
     where = f" (request id {request_id})" if request_id else ""
     return _status(
-        grpc.StatusCode.INTERNAL, f"internal error; the server log has the details{where}", []
+        grpc.StatusCode.INTERNAL,
+        f"internal error; the server log has the details{where}",
+        [],
+        request_id,
     )
 
 
@@ -140,6 +147,12 @@ def code_of(exc: BaseException) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _status(code: grpc.StatusCode, message: str, details: list[any_pb2.Any]) -> grpc.Status:
+def _status(
+    code: grpc.StatusCode, message: str, details: list[any_pb2.Any], request_id: str
+) -> grpc.Status:
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
-    return rpc_status.to_status(status)
+    converted = rpc_status.to_status(status)
+    if not request_id:
+        return converted
+    metadata = (*converted.trailing_metadata, (REQUEST_ID_HEADER, request_id))
+    return converted._replace(trailing_metadata=metadata)
