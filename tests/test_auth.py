@@ -22,6 +22,7 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
+from polybrief.client import Client, OverloadedError
 from polybrief.service.api.auth import KeyFileError, KeyStore, entry_for, new_key
 from polybrief.service.api.tls import TlsConfigError, server_credentials
 from polybrief.service.settings import Settings
@@ -166,6 +167,11 @@ def test_a_key_over_its_request_quota_is_resource_exhausted(
     subject, retry = _quota_failure(error)
     assert subject == "api_key:few-requests"
     assert 0 < retry <= 60
+    client = Client(server.address, api_key=keys.few_requests, timeout=30)
+    with client, pytest.raises(OverloadedError) as over:
+        client.translate(["Ships sail."], to="fr", source="en")
+    assert over.value.quota_violations[0][0] == "api_key:few-requests"
+    assert over.value.retry_after is not None
     assert isinstance(_translate(server.address, keys.unlimited), pb.TranslateResponse)
 
 

@@ -3,9 +3,11 @@ server and against none; plus the rendering of results no tiny server produces."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,8 @@ from polybrief.client import (
     SummarizeResult,
 )
 from rich.console import Console
+from server_harness import ServerThread
+from test_client_errors import Scripted, _serve, make_certs, mtls_server_credentials
 
 ROOT = Path(__file__).resolve().parents[1]
 POLYBRIEF = str(Path(sys.executable).parent / "polybrief")
@@ -146,6 +150,7 @@ def test_detect_models_and_health(server_address: str) -> None:
     assert listing.returncode == 0, listing.stderr
     assert "tiny-nllb" in listing.stdout
     assert "loaded" in listing.stdout
+    assert "max_concurrent_calls=64" in listing.stdout
     models = json.loads(run("models", "list", "--json", "--server", server_address).stdout)
     assert "tiny-bart" in {m["id"] for m in models["models"]}
     assert run("health", "--server", server_address).stdout.strip() == "SERVING"
@@ -235,3 +240,123 @@ def test_make_tiny_writes_a_loadable_catalogue(tmp_path: Path) -> None:
         spec.local_path is not None and (spec.local_path / "config.json").is_file()
         for spec in catalog.models
     )
+
+
+# Connection options: several servers, API key, TLS ----------------------------------------
+
+
+def test_server_lists_fail_over(server_address: str) -> None:
+    """Global --server (repeated, comma-separated or from POLYBRIEF_SERVER) with a dead
+    first address; a command's own --server overrides the global one."""
+    both = f"{UNREACHABLE},{server_address}"
+    done = run("--server", both, "health")
+    assert (done.returncode, done.stdout.strip()) == (0, "SERVING"), done.stderr
+    french = "Le président a ordonné à la marine de travailler avec les Français."
+    detected = run("-s", UNREACHABLE, "-s", server_address, "detect", french)
+    assert detected.returncode == 0, detected.stderr
+    assert detected.stdout.startswith("fr\t")
+    env = {"POLYBRIEF_SERVER": f"{UNREACHABLE} {server_address}"}
+    assert run("health", "--wait", "5", env=env).returncode == 0
+    overridden = run("--server", UNREACHABLE, "health", "--server", server_address)
+    assert overridden.stdout.strip() == "SERVING", overridden.stderr
+    listing = run("--server", both, "models", "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    assert "tiny-bart" in {m["id"] for m in json.loads(listing.stdout)["models"]}
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[tuple[str, Scripted]]:
+    """A scripted server (Translate answers an empty result) with the health service."""
+    handler = Scripted()
+    server, address = _serve(handler, None, health=True)
+    yield address, handler
+    server.stop(0)
+
+
+def test_api_key_option_and_variable(fake: tuple[str, Scripted]) -> None:
+    address, handler = fake
+    done = run("--api-key", "k1", "--server", address, "translate", "x", "--to", "fr")
+    assert done.returncode == 0, done.stderr
+    assert handler.metadata["authorization"] == "Bearer k1"
+    done = run("translate", "x", "--to", "fr", "--server", address,
+               env={"POLYBRIEF_API_KEY": "k2"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert handler.metadata["authorization"] == "Bearer k2"
+    assert run("translate", "x", "--to", "fr", "--server", address).returncode == 0
+    assert "authorization" not in handler.metadata
+
+
+@pytest.fixture(scope="module")
+def mtls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Path]]]:
+    """A scripted server with health that requires mutual TLS, as localhost:PORT."""
+    certs = make_certs(tmp_path_factory.mktemp("certs"))
+    server, address = _serve(Scripted(), mtls_server_credentials(certs), health=True)
+    yield address.replace("127.0.0.1", "localhost"), certs
+    server.stop(0)
+
+
+def test_mutual_tls_options_and_variables(mtls: tuple[str, dict[str, Path]]) -> None:
+    address, certs = mtls
+    files = ("--tls-ca", str(certs["ca.pem"]), "--tls-cert", str(certs["client.pem"]))
+    done = run(*files, "--tls-key", str(certs["client.key"]), "--server", address, "health")
+    assert (done.returncode, done.stdout.strip()) == (0, "SERVING"), done.stderr
+    env = {
+        "POLYBRIEF_CLIENT_TLS_CA": str(certs["ca.pem"]),
+        "POLYBRIEF_CLIENT_TLS_CERT": str(certs["client.pem"]),
+        "POLYBRIEF_CLIENT_TLS_KEY": str(certs["client.key"]),
+        "POLYBRIEF_SERVER": f"{UNREACHABLE},{address}",
+    }
+    assert run("translate", "x", "--to", "fr", env=env).returncode == 0
+    assert run("health", env=env).stdout.strip() == "SERVING"
+    without_cert = run("--tls-ca", str(certs["ca.pem"]), "--server", address, "health")
+    assert_clean_error(without_cert, "UnavailableError")
+    plaintext = run("--server", address, "health", "--timeout", "2")
+    assert_clean_error(plaintext, "UnavailableError")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--tls-cert", "client.pem"], id="cert-without-key"),
+        pytest.param(["--tls-ca", "/no/such/ca.pem"], id="missing-ca-file"),
+        pytest.param(["--server", "127.0.0.1:1,nope"], id="bad-server-in-list"),
+    ],
+)
+def test_bad_connection_options_exit_2(mtls: tuple[str, dict[str, Path]], args: list[str]) -> None:
+    certs = {name: str(path) for name, path in mtls[1].items()}
+    done = run(*(certs.get(arg, arg) for arg in args), "health")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.startswith("Invalid value: "), done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_real_server_with_mutual_tls_and_api_keys(
+    tiny_dir: Path, mtls: tuple[str, dict[str, Path]], tmp_path: Path
+) -> None:
+    """The CLI's connection options against the polybrief server's own TLS and keys."""
+    _, certs = mtls
+    key = "pb_cli-test-key"
+    keys = tmp_path / "keys.toml"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    keys.write_text(f'[[key]]\nid = "cli"\nsha256 = "{digest}"\n')
+    server = ServerThread(
+        tiny_dir / "catalog.toml",
+        preload=False,
+        tls_cert=certs["server.pem"],
+        tls_key=certs["server.key"],
+        tls_client_ca=certs["ca.pem"],
+        api_keys=keys,
+    )
+    try:
+        address = server.address.replace("127.0.0.1", "localhost")
+        tls = ["--tls-ca", str(certs["ca.pem"]), "--tls-cert", str(certs["client.pem"])]
+        tls += ["--tls-key", str(certs["client.key"]), "--server", f"{UNREACHABLE},{address}"]
+        assert run(*tls, "health").stdout.strip() == "SERVING"  # health needs no key
+        args = ("translate", "The navy sailed at dawn.", "--to", "fr", "--from", "en", "--json")
+        done = run(*tls, "--api-key", key, *args)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)[0]["route"]["steps"][0]["model"] == "tiny-marian-en-fr"
+        assert_clean_error(run(*tls, *args), "UnauthenticatedError")
+        assert_clean_error(run(*tls, "--api-key", "pb_wrong", *args), "UnauthenticatedError")
+    finally:
+        server.stop()

@@ -197,3 +197,21 @@ def test_unreachable_server() -> None:
                 await aclient.wait_until_serving(0.5)
 
     asyncio.run(run())
+
+
+def test_several_targets_reach_the_live_server(server_address: str) -> None:
+    """The first target is dead: calls, health and waits go to the second."""
+    targets = [UNREACHABLE, server_address]
+    with pc.Client(targets, timeout=60) as client:
+        client.wait_until_serving(10)
+        assert client.health() == "SERVING"
+        (translated,) = client.translate(FRENCH, to="en", source="fr")
+    assert translated.error is None
+    assert translated.text
+
+    async def run() -> list[pc.DetectedLanguage]:
+        async with pc.AsyncClient(targets, timeout=60) as aclient:
+            await aclient.wait_until_serving(10)
+            return await aclient.detect(FRENCH)
+
+    assert [d.language for d in asyncio.run(run())] == ["fr"]

@@ -134,3 +134,31 @@ def test_a_model_that_fails_to_load_is_reported_and_the_rest_serves(server: Serv
         broken = client.translate(["Ships sail."], to="es", source="en")[0]
     assert broken.error is not None
     assert broken.error.code == "MODEL_FAILED"
+
+
+def test_models_loaded_at_the_same_time_all_work(tiny_dir: Path) -> None:
+    """transformers' loading is not thread-safe (meta-device state is process-global): two
+    models loading at once once left one failing every call with a device error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from polybrief.service.models.catalog import load_catalog
+    from polybrief.service.models.registry import ModelRegistry
+
+    ids = ["tiny-bart", "tiny-marian-fr-en", "tiny-t5", "tiny-marian-en-ru"]
+
+    def load_and_run(registry: ModelRegistry, barrier: threading.Barrier, model_id: str) -> int:
+        barrier.wait()
+        loaded = registry.get(model_id)
+        kind = "summarize" if model_id in ("tiny-bart", "tiny-t5") else "translate"
+        source, target = ("fr", "en") if model_id == "tiny-marian-fr-en" else ("en", "ru")
+        task = Task(kind, source, source if kind == "summarize" else target)
+        return len(loaded.backend.run(["The fleet sailed at dawn."], task))
+
+    for _ in range(3):
+        registry = ModelRegistry(
+            load_catalog(tiny_dir / "catalog.toml"), allow_download=False, max_loaded=8
+        )
+        barrier = threading.Barrier(len(ids))
+        with ThreadPoolExecutor(len(ids)) as pool:
+            outputs = list(pool.map(lambda i: load_and_run(registry, barrier, i), ids))  # noqa: B023
+        assert outputs == [1] * len(ids)

@@ -12,22 +12,32 @@ from typing import Annotated
 import typer
 from polybrief.cli import _render as render
 from polybrief.cli._common import (
-    DEFAULT_SERVER,
     EXIT_ERROR,
     EXIT_ITEM_ERRORS,
+    ApiKey,
+    Connection,
+    GlobalServers,
     Json,
     Server,
     SourceLanguage,
     Timeout,
+    TlsCa,
+    TlsCert,
+    TlsKey,
+    UseTls,
     connect,
     expand_stdin,
     language_list,
     read_text,
+    server_list,
 )
 from polybrief.client import SummaryMode
 
 app = typer.Typer(
     help="polybrief: multilingual briefs and translations over gRPC.\n\n"
+    "Connection options (--server, --api-key, --tls*) go before the command and apply to "
+    "every client command: polybrief --server a:50051,b:50051 --tls-ca ca.pem health. "
+    "A command's own --server overrides the global one.\n\n"
     "Exit codes: 0 success; 1 error (message on stderr); 2 bad usage; "
     "3 some briefs/translations carry per-item errors (shown in the output).",
     no_args_is_help=True,
@@ -36,6 +46,23 @@ app = typer.Typer(
 models_app = typer.Typer(help="List the server's models (pull and build them: server side).")
 app.add_typer(models_app, name="models", no_args_is_help=True)
 
+
+@app.callback()
+def connection(
+    ctx: typer.Context,
+    server: GlobalServers = None,
+    api_key: ApiKey = None,
+    tls: UseTls = False,
+    tls_ca: TlsCa = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+) -> None:
+    """Connection options, shared by every client command."""
+    ctx.obj = Connection(
+        tuple(server_list(server)), api_key or None, tls, tls_ca, tls_cert, tls_key
+    )
+
+
 Words = Annotated[
     int | None, typer.Option(min=1, help="Word budget per brief (server default 60, 10..400).")
 ]
@@ -43,17 +70,18 @@ Mode = Annotated[SummaryMode, typer.Option(help="abstractive or extractive.")]
 
 
 def _summarize(
+    ctx: typer.Context,
     source: str,
     to: str,
     lang: str | None,
     words: int | None,
     mode: SummaryMode,
-    server: str,
+    server: list[str] | None,
     timeout: float,
     json_out: bool,
 ) -> None:
     text = read_text(source)
-    with connect(server, timeout) as client:
+    with connect(ctx, server, timeout) as client:
         result = client.summarize(
             text, to=language_list(to), source=lang, max_words=words, mode=mode
         )
@@ -67,12 +95,13 @@ def _summarize(
 
 @app.command()
 def brief(
+    ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="Article file, or - for standard input.")],
     to: Annotated[str, typer.Option(help="Comma-separated languages of the briefs.")] = "en,fr,ru",
     lang: SourceLanguage = None,
     words: Words = None,
     mode: Mode = "abstractive",
-    server: Server = DEFAULT_SERVER,
+    server: Server = None,
     timeout: Timeout = 120.0,
     json_out: Json = False,
 ) -> None:
@@ -81,11 +110,12 @@ def brief(
     Prints one panel per language (brief, mode, route), then the source language and what
     the text pipeline did. Exits 3 when some briefs could not be produced.
     """
-    _summarize(file, to, lang, words, mode, server, timeout, json_out)
+    _summarize(ctx, file, to, lang, words, mode, server, timeout, json_out)
 
 
 @app.command()
 def summarize(
+    ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="Text file, or - for standard input.")],
     to: Annotated[
         str, typer.Option(help="Comma-separated languages of the briefs (default: the source's).")
@@ -93,16 +123,17 @@ def summarize(
     lang: SourceLanguage = None,
     words: Words = None,
     mode: Mode = "abstractive",
-    server: Server = DEFAULT_SERVER,
+    server: Server = None,
     timeout: Timeout = 120.0,
     json_out: Json = False,
 ) -> None:
     """Summarise a text, in its own language unless --to is given."""
-    _summarize(file, to, lang, words, mode, server, timeout, json_out)
+    _summarize(ctx, file, to, lang, words, mode, server, timeout, json_out)
 
 
 @app.command()
 def translate(
+    ctx: typer.Context,
     texts: Annotated[
         list[str], typer.Argument(help="Texts; - reads standard input, one text per paragraph.")
     ],
@@ -111,13 +142,13 @@ def translate(
         str | None, typer.Option("--from", help="Source language (default: detected per text).")
     ] = None,
     model: Annotated[str | None, typer.Option(help="Catalogue id of the model to use.")] = None,
-    server: Server = DEFAULT_SERVER,
+    server: Server = None,
     timeout: Timeout = 60.0,
     json_out: Json = False,
 ) -> None:
     """Translate texts; exits 3 when some could not be translated."""
     items = expand_stdin(texts)
-    with connect(server, timeout) as client:
+    with connect(ctx, server, timeout) as client:
         results = client.translate(items, to=to, source=lang, model=model)
     if json_out:
         render.print_json(results)
@@ -129,17 +160,18 @@ def translate(
 
 @app.command()
 def detect(
+    ctx: typer.Context,
     texts: Annotated[
         list[str], typer.Argument(help="Texts; - reads standard input, one text per paragraph.")
     ],
-    server: Server = DEFAULT_SERVER,
+    server: Server = None,
     timeout: Timeout = 30.0,
     json_out: Json = False,
 ) -> None:
     """Identify the language of texts: one tab-separated line per text
     (language, confidence, reliable/unreliable, the text's start)."""
     items = expand_stdin(texts)
-    with connect(server, timeout) as client:
+    with connect(ctx, server, timeout) as client:
         found = client.detect(items)
     if json_out:
         render.print_json(found)
@@ -149,10 +181,10 @@ def detect(
 
 @models_app.command("list")
 def models_list(
-    server: Server = DEFAULT_SERVER, timeout: Timeout = 30.0, json_out: Json = False
+    ctx: typer.Context, server: Server = None, timeout: Timeout = 30.0, json_out: Json = False
 ) -> None:
     """The models of the server's catalogue: family, tasks, languages, state, license."""
-    with connect(server, timeout) as client:
+    with connect(ctx, server, timeout) as client:
         caps = client.capabilities()
     if json_out:
         render.print_json(caps)
@@ -162,14 +194,15 @@ def models_list(
 
 @app.command()
 def health(
-    server: Server = DEFAULT_SERVER,
+    ctx: typer.Context,
+    server: Server = None,
     wait: Annotated[
         float, typer.Option(min=0, help="Seconds to wait for SERVING (0: ask once).")
     ] = 0.0,
     timeout: Timeout = 5.0,
 ) -> None:
     """Print the server's health status; exit 0 when it is SERVING, 1 otherwise."""
-    with connect(server, timeout) as client:
+    with connect(ctx, server, timeout) as client:
         if wait > 0:
             client.wait_until_serving(wait)
             status = "SERVING"

@@ -2,21 +2,29 @@
 
 Exit codes: 0 success; 1 a failed call (``ErrorType: message`` on stderr, plus the field
 violations or the fix, never a traceback) or a health check that is not SERVING; 2 bad
-usage (unknown option, unreadable file, invalid UTF-8); 3 the call succeeded but some
-briefs or translations carry a per-item error (shown in the output).
+usage (unknown option, unreadable file, invalid UTF-8, malformed --server, unreadable TLS
+file); 3 the call succeeded but some briefs or translations carry a per-item error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import grpc
 import typer
-from polybrief.client import Client, InvalidArgumentError, ModelNotInstalledError, PolybriefError
+from polybrief.client import (
+    Client,
+    InvalidArgumentError,
+    ModelNotInstalledError,
+    PolybriefError,
+    tls_credentials,
+)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -24,10 +32,80 @@ EXIT_USAGE = 2
 EXIT_ITEM_ERRORS = 3
 DEFAULT_SERVER = "localhost:50051"
 
-Server = Annotated[
-    str,
+SERVER_HELP = (
+    "Server address host:port; repeat the option or give a comma-separated list for "
+    "failover (the next server takes over when one goes away)."
+)
+#: ``--server`` of the whole command line (before the command; env POLYBRIEF_SERVER).
+GlobalServers = Annotated[
+    list[str] | None,
     typer.Option(
-        envvar="POLYBRIEF_SERVER", help="Server address host:port (env POLYBRIEF_SERVER)."
+        "--server",
+        "-s",
+        metavar="HOST:PORT[,...]",
+        envvar="POLYBRIEF_SERVER",
+        show_envvar=True,
+        help=SERVER_HELP + f" Default {DEFAULT_SERVER}.",
+    ),
+]
+#: ``--server`` of one command (after it): overrides the global one.
+Server = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--server",
+        "-s",
+        metavar="HOST:PORT[,...]",
+        help=SERVER_HELP + " Overrides the global --server / POLYBRIEF_SERVER; --api-key and "
+        "the --tls options go before the command (polybrief --help).",
+        show_default=False,
+    ),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        metavar="KEY",
+        envvar="POLYBRIEF_API_KEY",
+        show_envvar=True,
+        help="API key, sent as 'authorization: Bearer <key>'.",
+    ),
+]
+UseTls = Annotated[
+    bool,
+    typer.Option(
+        "--tls",
+        envvar="POLYBRIEF_CLIENT_TLS",
+        show_envvar=True,
+        help="Connect with TLS, checking the server against the system's root certificates "
+        "(implied by --tls-ca, --tls-cert, --tls-key).",
+    ),
+]
+TlsCa = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="PEM",
+        envvar="POLYBRIEF_CLIENT_TLS_CA",
+        show_envvar=True,
+        help="PEM file of the CA certificates the server's certificate must chain to "
+        "(TLS; default: the system's roots).",
+    ),
+]
+TlsCert = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="PEM",
+        envvar="POLYBRIEF_CLIENT_TLS_CERT",
+        show_envvar=True,
+        help="PEM file of the client certificate, for servers that require mutual TLS "
+        "(with --tls-key).",
+    ),
+]
+TlsKey = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="PEM",
+        envvar="POLYBRIEF_CLIENT_TLS_KEY",
+        show_envvar=True,
+        help="PEM file of the client certificate's private key (with --tls-cert).",
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -92,14 +170,58 @@ def fail(error: PolybriefError) -> NoReturn:
     raise typer.Exit(EXIT_ERROR)
 
 
+def server_list(values: Sequence[str] | None) -> list[str]:
+    """Server addresses of repeated and comma-separated ``--server`` values, in order."""
+    return [item.strip() for value in values or () for item in value.split(",") if item.strip()]
+
+
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """How client commands reach the server: the global options (and their variables)."""
+
+    servers: tuple[str, ...] = ()
+    api_key: str | None = None
+    tls: bool = False
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        """TLS credentials when any TLS option is set, else None (plaintext)."""
+        if not (self.tls or self.tls_ca or self.tls_cert or self.tls_key):
+            return None
+        return tls_credentials(self.tls_ca, cert=self.tls_cert, key=self.tls_key)
+
+
+def _connection(ctx: typer.Context | None) -> Connection:
+    """The global options of the running command line (defaults outside one)."""
+    found = ctx.find_object(Connection) if ctx is not None else None
+    return found if isinstance(found, Connection) else Connection()
+
+
+def _usage_error(message: str) -> NoReturn:
+    _stderr(f"Invalid value: {message}")
+    raise typer.Exit(EXIT_USAGE)
+
+
 @contextlib.contextmanager
-def connect(server: str, timeout: float) -> Iterator[Client]:
-    """A client for the command; a failed call or bad argument ends the command cleanly."""
+def connect(
+    ctx: typer.Context | None, server: Sequence[str] | None, timeout: float
+) -> Iterator[Client]:
+    """A client for the command of ``ctx``, over the command's ``--server`` values (else
+    the global ones, else the default) and the global key and TLS options; a failed call
+    or a bad argument ends the command cleanly."""
+    conn = _connection(ctx)
+    servers = server_list(server) or list(conn.servers) or [DEFAULT_SERVER]
     try:
-        with Client(server, timeout=timeout) as client:
-            yield client
+        credentials = conn.credentials()
+    except (OSError, ValueError) as error:  # unreadable file, certificate without key
+        _usage_error(str(error))
+    try:
+        target = servers[0] if len(servers) == 1 else servers
+        with Client(target, timeout=timeout, credentials=credentials, api_key=conn.api_key) as c:
+            yield c
     except PolybriefError as error:
         fail(error)
     except ValueError as error:  # rejected client-side (e.g. a value out of range)
-        _stderr(f"Invalid value: {error}")
-        raise typer.Exit(EXIT_USAGE) from None
+        _usage_error(str(error))

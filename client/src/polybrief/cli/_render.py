@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 import typer
@@ -156,3 +157,5 @@ def models_table(console: Console, caps: Capabilities) -> None:
         row = (m.id, m.family, ", ".join(m.tasks), _languages(m), state, m.license)
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
+    limits = ", ".join(f"{f.name}={getattr(caps.limits, f.name)}" for f in fields(caps.limits))
+    console.print(escape(f"limits: {limits}"), soft_wrap=True)

@@ -7,11 +7,16 @@
         for brief in result.briefs:
             print(brief.language, brief.error or brief.text)
 
+Several targets give failover (``Client(["10.0.0.1:50051", "10.0.0.2:50051"])``);
+``tls_credentials(ca, cert=..., key=...)`` makes TLS / mutual-TLS credentials from PEM
+files; ``api_key=`` is sent as a bearer token.
+
 Results are frozen dataclasses (``SummarizeResult``, ``Translation``, ...); failed calls
 raise ``PolybriefError`` subclasses (the hierarchy is in ``polybrief.client._errors``).
 """
 
 from polybrief.client._async import AsyncClient
+from polybrief.client._channel import tls_credentials
 from polybrief.client._client import Client
 from polybrief.client._errors import (
     DeadlineExceededError,
@@ -79,4 +84,5 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "map_rpc_error",
+    "tls_credentials",
 ]

@@ -23,13 +23,14 @@ class AsyncClient:
     >>> async with AsyncClient("localhost:50051") as client:
     ...     result = await client.summarize(article, to=["en", "fr"])
 
-    Arguments, methods, deadlines, retries and errors are those of ``Client``; create
+    Arguments (several targets for failover, ``credentials`` from ``tls_credentials``,
+    ``api_key``), methods, deadlines, retries and errors are those of ``Client``; create
     and use it inside one running event loop.
     """
 
     def __init__(
         self,
-        target: str = ch.DEFAULT_TARGET,
+        target: str | Sequence[str] = ch.DEFAULT_TARGET,
         *,
         timeout: float = ch.DEFAULT_TIMEOUT,
         credentials: grpc.ChannelCredentials | None = None,
@@ -38,13 +39,16 @@ class AsyncClient:
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, not {timeout}")
-        self.target = target
+        grpc_target, targets, opts = ch.channel_args(target, options)
+        #: The targets as given, in order.
+        self.targets = targets
+        #: The targets as one string (comma-separated when there are several).
+        self.target = ",".join(targets)
         self.timeout = timeout
-        opts = ch.channel_options(options)
         self._channel = (
-            grpc.aio.secure_channel(target, credentials, options=opts)
+            grpc.aio.secure_channel(grpc_target, credentials, options=opts)
             if credentials is not None
-            else grpc.aio.insecure_channel(target, options=opts)
+            else grpc.aio.insecure_channel(grpc_target, options=opts)
         )
         self._stub = polybrief_pb2_grpc.PolybriefStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)

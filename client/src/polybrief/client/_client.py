@@ -22,16 +22,25 @@ class Client:
     >>> with Client("localhost:50051", timeout=60) as client:
     ...     result = client.summarize(article, to=["en", "fr"])
 
+    ``target`` is one server, "host:port" (or any gRPC target URI), or several for
+    failover: ``Client(["10.0.0.1:50051", "10.0.0.2:50051"])`` opens one channel over
+    all of their addresses; it uses the first server that accepts a connection, and when
+    that one dies or shuts down, the call that failed with UNAVAILABLE is retried on the
+    next (host names in a list are resolved once, here; see ``_channel``).
+
     ``timeout`` (seconds) is the deadline of every call unless a call passes its own
-    ``timeout=``; calls are never unbounded. ``credentials`` makes the channel secure
-    (TLS); ``api_key`` is sent as ``authorization: Bearer <key>`` metadata; ``options``
-    are extra gRPC channel options. The channel retries UNAVAILABLE (see ``_channel``).
-    Failed calls raise ``PolybriefError`` subclasses.
+    ``timeout=``; calls are never unbounded. ``credentials`` makes the channel secure:
+    ``tls_credentials(ca, cert=..., key=...)`` builds them from PEM files (TLS, or mutual
+    TLS with a client certificate); with several targets, every server's certificate must
+    be valid for the first target's host name. ``api_key`` is sent as
+    ``authorization: Bearer <key>`` metadata; ``options`` are extra gRPC channel options.
+    The channel retries UNAVAILABLE (see ``_channel``). Failed calls raise
+    ``PolybriefError`` subclasses; ``health`` asks the server the channel is using.
     """
 
     def __init__(
         self,
-        target: str = ch.DEFAULT_TARGET,
+        target: str | Sequence[str] = ch.DEFAULT_TARGET,
         *,
         timeout: float = ch.DEFAULT_TIMEOUT,
         credentials: grpc.ChannelCredentials | None = None,
@@ -40,13 +49,16 @@ class Client:
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, not {timeout}")
-        self.target = target
+        grpc_target, targets, opts = ch.channel_args(target, options)
+        #: The targets as given, in order.
+        self.targets = targets
+        #: The targets as one string (comma-separated when there are several).
+        self.target = ",".join(targets)
         self.timeout = timeout
-        opts = ch.channel_options(options)
         self._channel = (
-            grpc.secure_channel(target, credentials, options=opts)
+            grpc.secure_channel(grpc_target, credentials, options=opts)
             if credentials is not None
-            else grpc.insecure_channel(target, options=opts)
+            else grpc.insecure_channel(grpc_target, options=opts)
         )
         self._stub = polybrief_pb2_grpc.PolybriefStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)

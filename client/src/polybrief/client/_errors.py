@@ -7,7 +7,8 @@ PolybriefError                 any failed call (.code: grpc.StatusCode, .details
 ├── ModelNotInstalledError     FAILED_PRECONDITION; .model and .hint (the command that
 │                              installs it) from google.rpc.PreconditionFailure
 ├── OverloadedError            RESOURCE_EXHAUSTED; .retry_after seconds from
-│                              google.rpc.RetryInfo, when given
+│                              google.rpc.RetryInfo, when given; .quota_violations
+│                              from google.rpc.QuotaFailure (an API key over quota)
 ├── UnavailableError           UNAVAILABLE after the channel's retries (server down,
 │                              starting or shutting down), or wait_until_serving timed out
 ├── DeadlineExceededError      DEADLINE_EXCEEDED: the call's timeout passed
@@ -70,15 +71,25 @@ class ModelNotInstalledError(PolybriefError):
 
 
 class OverloadedError(PolybriefError):
-    """The server is overloaded; retry after ``retry_after`` seconds when it is set.
+    """The server is overloaded, or the API key is over its quota (``quota_violations``
+    then names it); retry after ``retry_after`` seconds when it is set.
 
     gRPC itself also fails a call with RESOURCE_EXHAUSTED (no ``retry_after``) when a
     message exceeds a size limit, e.g. a reply over the client's 16 MiB receive limit.
     """
 
-    def __init__(self, code: grpc.StatusCode, details: str, retry_after: float | None) -> None:
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        details: str,
+        retry_after: float | None,
+        quota_violations: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(code, details)
         self.retry_after = retry_after
+        #: ``(subject, description)`` pairs from google.rpc.QuotaFailure, e.g.
+        #: ``("api_key:newsdesk", "over 600 requests per minute")``; empty when not a quota.
+        self.quota_violations = quota_violations or []
 
 
 class UnavailableError(PolybriefError):
@@ -151,5 +162,7 @@ def map_rpc_error(error: grpc.RpcError) -> PolybriefError:
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         retry = _unpack(details, error_details_pb2.RetryInfo)
         delay = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9 if retry else None
-        return OverloadedError(code, message, delay)
+        quota = _unpack(details, error_details_pb2.QuotaFailure)
+        violations = [(v.subject, v.description) for v in quota.violations] if quota else []
+        return OverloadedError(code, message, delay, violations)
     return _SIMPLE.get(code, ServerError)(code, message)

@@ -98,7 +98,10 @@ class ModelRegistry:
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
         self._failed: dict[str, str] = {}
         self._guard = threading.Lock()
-        self._load_locks = {spec.id: threading.Lock() for spec in catalog.models}
+        # One load at a time: transformers' loading keeps meta-device state process-wide,
+        # and two concurrent loads left one model failing every call ("Tensor on device
+        # cpu is not on the expected device meta!").
+        self._loading = threading.Lock()
 
     def spec(self, model_id: str) -> ModelSpec:
         spec = self.catalog.get(model_id)
@@ -135,7 +138,7 @@ class ModelRegistry:
             if model_id in self._loaded:
                 self._loaded.move_to_end(model_id)
                 return self._loaded[model_id]
-        with self._load_locks[model_id]:
+        with self._loading:
             with self._guard:
                 if model_id in self._loaded:
                     return self._loaded[model_id]
