@@ -67,9 +67,21 @@ class RunningServer:
             await self.health.set(name, status)
 
     async def stop(self, grace: float | None) -> None:
-        """Refuses new calls at once, lets running ones finish within ``grace`` seconds."""
+        """Refuses new calls at once, lets running ones finish within ``grace`` seconds.
+
+        The drain ends as soon as no polybrief call is running: long-lived streams (a
+        health Watch, reflection) are then cancelled instead of holding the process for
+        the whole grace period.
+        """
         await self.mark(False)
-        await self.server.stop(grace)
+        stopping = asyncio.ensure_future(self.server.stop(grace))
+        if grace:
+            loop = asyncio.get_running_loop()
+            until = loop.time() + grace
+            while self.servicer.inflight and loop.time() < until:
+                await asyncio.sleep(0.05)
+            await self.server.stop(0)
+        await stopping
         if self.probe is not None:
             await self.probe.stop(0)
         self.executor.shutdown(wait=False, cancel_futures=True)
