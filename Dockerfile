@@ -29,7 +29,8 @@ ENV PATH=/opt/polybrief/bin:$PATH \
     HF_HOME=/models \
     POLYBRIEF_HOST=0.0.0.0 \
     POLYBRIEF_PORT=50051 \
-    POLYBRIEF_METRICS_PORT=9464
+    POLYBRIEF_METRICS_PORT=9464 \
+    MALLOC_ARENA_MAX=2
 COPY --from=build /opt/polybrief /opt/polybrief
 RUN useradd --system --uid 10001 --home-dir /nonexistent polybrief \
     && mkdir -p /models && chown polybrief /models
