@@ -58,9 +58,6 @@ class SlowBackend:
         self.delay = delay
         self.seen: list[str] = []
 
-    def run(self, texts: list[str], task: Task) -> list[str]:
-        return self.generate(texts, task).outputs
-
     def generate(self, texts: list[str], task: Task) -> Generated:
         time.sleep(self.delay)
         self.seen.extend(texts)

@@ -91,8 +91,9 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _tls_complete(self) -> Settings:
-        """A half-configured TLS setup refuses to start instead of serving in the clear."""
+    def _files_complete_and_readable(self) -> Settings:
+        """A half-configured TLS setup, or a named file that is not there, refuses to start
+        instead of serving in the clear or without the keys."""
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key must be set together")
         if self.tls_client_ca is not None and self.tls_cert is None:

@@ -27,20 +27,21 @@ def _read(name: str, path: Path) -> bytes:
         raise TlsConfigError(f"{name}: cannot read {path}: {exc.strerror}") from exc
 
 
-def _certificates(name: str, path: Path) -> list[x509.Certificate]:
+def _certificates(name: str, path: Path) -> bytes:
+    """The PEM file's bytes, once they are known to hold at least one certificate."""
     data = _read(name, path)
     try:
-        certificates = x509.load_pem_x509_certificates(data)
+        x509.load_pem_x509_certificates(data)
     except ValueError as exc:
         raise TlsConfigError(f"{name}: {path} holds no PEM certificate") from exc
-    return certificates
+    return data
 
 
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     """Credentials for the listening port, or None when TLS is off."""
     if settings.tls_cert is None or settings.tls_key is None:
         return None
-    chain = _certificates("tls_cert", settings.tls_cert)
+    chain_pem = _certificates("tls_cert", settings.tls_cert)
     key_pem = _read("tls_key", settings.tls_key)
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
@@ -48,14 +49,14 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
         raise TlsConfigError(
             f"tls_key: {settings.tls_key} is not an unencrypted PEM private key"
         ) from exc
-    if key.public_key() != chain[0].public_key():
+    leaf = x509.load_pem_x509_certificates(chain_pem)[0]
+    if key.public_key() != leaf.public_key():
         raise TlsConfigError("tls_key does not belong to the first certificate of tls_cert")
     client_ca = None
     if settings.tls_client_ca is not None:
-        _certificates("tls_client_ca", settings.tls_client_ca)
-        client_ca = _read("tls_client_ca", settings.tls_client_ca)
+        client_ca = _certificates("tls_client_ca", settings.tls_client_ca)
     return grpc.ssl_server_credentials(
-        [(key_pem, _read("tls_cert", settings.tls_cert))],
+        [(key_pem, chain_pem)],
         root_certificates=client_ca,
         require_client_auth=client_ca is not None,
     )

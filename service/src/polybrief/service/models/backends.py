@@ -47,10 +47,6 @@ class Backend(Protocol):
         """Outputs for ``texts``, in order, with token counts."""
         ...
 
-    def run(self, texts: Sequence[str], task: Task) -> list[str]:
-        """Outputs for ``texts``, in order."""
-        ...
-
 
 def generation_settings(spec: ModelSpec, max_new_tokens: int | None) -> dict[str, Any]:
     """The catalogue's decoding settings, with a request's budget applied."""
