@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 ## The same demo on tiny random-weight models of every family (no downloads needed).
 demo-tiny: $(STAMP)
-	$(BIN)/polybrief models make-tiny $(TINY)
+	$(BIN)/polybrief-server models make-tiny $(TINY)
 	PATH="$(abspath $(BIN)):$$PATH" POLYBRIEF_CATALOG=$(abspath $(TINY))/catalog.toml bash scripts/demo.sh
 
 ## Lint, type-check, check generated stubs, run the test suite.

@@ -6,12 +6,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from polybrief.service.models import tiny
 
 MARIAN_VOCAB = 59514
 BART_VOCAB = 50264
+
+
+def _padded(vocab: dict[str, int], size: int) -> dict[str, int]:
+    """``vocab`` with filler tokens added up to ``size`` entries."""
+    while len(vocab) < size:
+        vocab[f"<filler_{len(vocab)}>"] = len(vocab)
+    return vocab
+
+
+def _write_vocab(out: Path, vocab: dict[str, int]) -> None:
+    (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+
+
+def _save(out: Path, model_class: Any, config: Any, tokenizer: Any) -> Path:
+    torch.manual_seed(0)
+    model_class(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
 
 
 def marian_base(out: Path) -> Path:
@@ -27,10 +46,9 @@ def marian_base(out: Path) -> Path:
     vocab: dict[str, int] = {"</s>": 0, "<unk>": 1}
     for piece, _ in tiny._pieces(processor):
         vocab.setdefault(piece, len(vocab))
-    while len(vocab) < MARIAN_VOCAB - 1:
-        vocab[f"<filler_{len(vocab)}>"] = len(vocab)
-    vocab["<pad>"] = len(vocab)
-    (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    vocab = _padded(vocab, MARIAN_VOCAB - 1)
+    pad = vocab["<pad>"] = len(vocab)  # the last id, as in real opus-mt
+    _write_vocab(out, vocab)
     tokenizer = MarianTokenizer(
         str(out / "source.spm"),
         str(out / "target.spm"),
@@ -38,17 +56,10 @@ def marian_base(out: Path) -> Path:
         source_lang="en",
         target_lang="fr",
     )
-    pad = vocab["<pad>"]
     config = MarianConfig(
         vocab_size=MARIAN_VOCAB,
         decoder_vocab_size=MARIAN_VOCAB,
-        d_model=512,
-        encoder_layers=6,
-        decoder_layers=6,
-        encoder_attention_heads=8,
-        decoder_attention_heads=8,
-        encoder_ffn_dim=2048,
-        decoder_ffn_dim=2048,
+        **tiny.architecture(512, (6, 6), 8, 2048),
         max_position_embeddings=512,
         pad_token_id=pad,
         eos_token_id=0,
@@ -56,50 +67,26 @@ def marian_base(out: Path) -> Path:
         forced_eos_token_id=0,
         share_encoder_decoder_embeddings=True,
     )
-    torch.manual_seed(0)
-    MarianMTModel(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return _save(out, MarianMTModel, config, tokenizer)
 
 
 def distilbart(out: Path) -> Path:
     """BART 12 encoder + 6 decoder layers, d=1024, 16 heads, FFN 4096 (distilbart-cnn-12-6)."""
-    from tokenizers import ByteLevelBPETokenizer
     from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer
 
     if (out / "config.json").is_file():
         return out
-    out.mkdir(parents=True, exist_ok=True)
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        tiny.corpus_lines(),
-        vocab_size=1000,
-        min_frequency=1,
-        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-        show_progress=False,
-    )
-    bpe.save_model(str(out))
-    vocab = json.loads((out / "vocab.json").read_text(encoding="utf-8"))
-    while len(vocab) < BART_VOCAB:
-        vocab[f"<filler_{len(vocab)}>"] = len(vocab)
-    (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    tiny.train_byte_bpe(out, tiny.corpus_lines())
+    trained = json.loads((out / "vocab.json").read_text(encoding="utf-8"))
+    _write_vocab(out, _padded(trained, BART_VOCAB))
     tokenizer = BartTokenizer(str(out / "vocab.json"), str(out / "merges.txt"))
     config = BartConfig(
         vocab_size=BART_VOCAB,
-        d_model=1024,
-        encoder_layers=12,
-        decoder_layers=6,
-        encoder_attention_heads=16,
-        decoder_attention_heads=16,
-        encoder_ffn_dim=4096,
-        decoder_ffn_dim=4096,
+        **tiny.architecture(1024, (12, 6), 16, 4096),
         max_position_embeddings=1024,
         pad_token_id=1,
         bos_token_id=0,
         eos_token_id=2,
         decoder_start_token_id=2,
     )
-    torch.manual_seed(0)
-    BartForConditionalGeneration(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return _save(out, BartForConditionalGeneration, config, tokenizer)

@@ -151,7 +151,7 @@ def service_runs(
     env = {**os.environ, "POLYBRIEF_CACHE_MB": "0", "POLYBRIEF_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "polybrief"),
+            str(Path(sys.executable).parent / "polybrief-server"),
             "serve",
             "--port",
             str(port),

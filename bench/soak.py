@@ -64,10 +64,10 @@ def parse_mix(value: str) -> dict[str, float]:
 
 
 def polybrief_command() -> str:
-    beside = Path(sys.executable).parent / "polybrief"
-    found = str(beside) if beside.exists() else shutil.which("polybrief")
+    beside = Path(sys.executable).parent / "polybrief-server"
+    found = str(beside) if beside.exists() else shutil.which("polybrief-server")
     if found is None:
-        sys.exit("soak: the polybrief command is not installed (make install)")
+        sys.exit("soak: the polybrief-server command is not installed (make install)")
     return found
 
 

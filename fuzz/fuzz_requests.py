@@ -38,12 +38,13 @@ atheris: Any = importlib.import_module("atheris")
 with atheris.instrument_imports(include=["polybrief"]):
     import grpc
     from google.protobuf import message
-    from polybrief.service import domain
     from polybrief.service.api import convert
     from polybrief.service.api.status import to_status
     from polybrief.service.api.wire import Undecodable, lenient
     from polybrief.service.errors import InvalidRequest
     from polybrief.service.languages import LanguageCodeError, normalize_code
+    from polybrief.service.server.compose import limits
+    from polybrief.service.settings import Settings
     from polybrief.service.text.chunking import pack
     from polybrief.service.text.clean import clean, has_content
     from polybrief.service.text.detect import detect_language
@@ -56,7 +57,7 @@ with atheris.instrument_imports(include=["polybrief"]):
     )
     from polybrief.v1 import polybrief_pb2 as pb
 
-LIMITS = domain.Limits()
+LIMITS = limits(Settings())
 LANGUAGES = ("en", "fr", "ru", "de", "zh", "ja", "th", "hi", "ar", "am", "el", "ur", "yue", "zu")
 MAX_TEXT = 3_000  # characters of a text run through pysbd (kept short: iterations stay fast)
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT
@@ -94,54 +95,51 @@ def check_pipeline(text: str, language: str, max_words: int, window: int) -> Non
     assert len(detection.candidates) <= 3
 
 
-def _decode(kind: type[M], data: bytes) -> M | None:
-    """The request, or None when the lenient decoder refused it (naming a field)."""
+def _refused(error: InvalidRequest) -> None:
+    """A refusal must name at least one field and map to INVALID_ARGUMENT."""
+    assert error.violations, "refused without naming a field"
+    assert to_status(error).code == INVALID_ARGUMENT
+
+
+def _request(kind: type[M], data: bytes, validate: Callable[[M], T]) -> T | None:
+    """``data`` decoded as ``kind`` by the server's lenient decoder and validated; None when
+    the decoder (Undecodable) or the validation (InvalidRequest) refused it."""
     decoded = lenient(kind)(data)
     if isinstance(decoded, Undecodable):
-        assert decoded.violations, "Undecodable without a violation"
-        assert to_status(InvalidRequest(decoded.violations)).code == INVALID_ARGUMENT
+        _refused(InvalidRequest(decoded.violations))
         return None
-    return decoded
-
-
-def _validated(validate: Callable[[], T]) -> T | None:
-    """The validated request, or None when validation raised InvalidRequest (which must
-    name at least one field and map to INVALID_ARGUMENT)."""
     try:
-        return validate()
+        return validate(decoded)
     except InvalidRequest as exc:
-        error = exc
-    assert error.violations, "InvalidRequest without a violation"
-    assert to_status(error).code == INVALID_ARGUMENT
-    return None
+        _refused(exc)
+        return None
 
 
 def fuzz_summarize(data: bytes) -> None:
-    msg = _decode(pb.SummarizeRequest, data)
-    if msg is None:
-        return
-    request = convert.summarize_request(msg)
-    req = _validated(lambda: validate_summarize(request, LIMITS))
+    req = _request(
+        pb.SummarizeRequest,
+        data,
+        lambda msg: validate_summarize(convert.summarize_request(msg), LIMITS),
+    )
     if req is not None:
         check_pipeline(req.text, req.source_language or "en", req.max_words, 16)
 
 
 def fuzz_translate(data: bytes) -> None:
-    msg = _decode(pb.TranslateRequest, data)
-    if msg is None:
-        return
-    request = convert.translate_request(msg)
-    req = _validated(lambda: validate_translate(request, LIMITS))
+    req = _request(
+        pb.TranslateRequest,
+        data,
+        lambda msg: validate_translate(convert.translate_request(msg), LIMITS),
+    )
     if req is not None:
         for text in req.texts[:4]:
             check_pipeline(text, req.source_language or "en", 60, 16)
 
 
 def fuzz_detect(data: bytes) -> None:
-    msg = _decode(pb.DetectLanguageRequest, data)
-    if msg is None:
-        return
-    texts = _validated(lambda: validate_detect(tuple(msg.texts), LIMITS))
+    texts = _request(
+        pb.DetectLanguageRequest, data, lambda msg: validate_detect(tuple(msg.texts), LIMITS)
+    )
     for text in (texts or ())[:4]:
         detection = detect_language(text)
         assert 0.0 <= detection.confidence <= 1.0

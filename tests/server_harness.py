@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from polybrief.service.api.server import RunningServer, start
+from polybrief.service.server.process import RunningServer, start
 from polybrief.service.engine import Engine
 from polybrief.service.settings import Settings
 

@@ -23,8 +23,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 from polybrief.client import Client, OverloadedError
-from polybrief.service.api.auth import KeyFileError, KeyStore, entry_for, new_key
-from polybrief.service.api.tls import TlsConfigError, server_credentials
+from polybrief.service.middleware.auth import KeyFileError, KeyStore, entry_for, new_key
+from polybrief.service.server.tls import TlsConfigError, server_credentials
 from polybrief.service.settings import Settings
 from polybrief.v1 import polybrief_pb2 as pb
 from polybrief.v1 import polybrief_pb2_grpc
@@ -360,7 +360,7 @@ def test_half_configured_tls_refuses_to_start(tmp_path: Path, pki: Pki) -> None:
     with pytest.raises(TlsConfigError, match="no PEM certificate"):
         server_credentials(Settings(tls_cert=pki.server_key, tls_key=pki.server_key))
     done = subprocess.run(
-        [sys.executable, "-m", "polybrief.cli", "serve", "--tls-cert", str(pki.server_cert)],
+        [sys.executable, "-m", "polybrief.service.cli", "serve", "--tls-cert", str(pki.server_cert)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -28,6 +28,7 @@ from test_client_errors import Scripted, _serve, make_certs, mtls_server_credent
 
 ROOT = Path(__file__).resolve().parents[1]
 POLYBRIEF = str(Path(sys.executable).parent / "polybrief")
+SERVER_COMMAND = str(Path(sys.executable).parent / "polybrief-server")
 SEED = str(ROOT / "examples" / "afp-putin-hollande.txt")
 UNREACHABLE = "127.0.0.1:9"  # discard port: nothing listens there
 
@@ -186,18 +187,66 @@ def test_bad_usage_exits_2_without_traceback(args: list[str]) -> None:
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_server_commands_need_the_service_package() -> None:
-    code = (
-        "import sys; sys.modules['polybrief.service'] = None; "
-        "sys.argv = ['polybrief', 'serve', '--port', '1']; "
-        "from polybrief.cli import main; main()"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 1
-    assert "install polybrief-service" in done.stderr
-    assert "Traceback" not in done.stderr
+@pytest.fixture(scope="module")
+def client_only_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Python that sees the client and proto packages and their dependencies, but not
+    the server package: a client-only install, made without downloading anything."""
+    import site
+    import venv
+
+    root = Path(__file__).resolve().parents[1]
+    env_dir = tmp_path_factory.mktemp("client-only")
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    target = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # Plain paths: the .pth files of the editable polybrief installs there are not read.
+    lines = [str(root / "proto" / "src"), str(root / "client" / "src"), *site.getsitepackages()]
+    (Path(target) / "client_only.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(python)
+
+
+def test_client_only_install_names_the_server_command(client_only_python: str) -> None:
+    def run_there(*code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [client_only_python, *code], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    assert run_there("-c", "import polybrief.service").returncode != 0
+    listed = run_there("-m", "polybrief.cli", "--help")
+    assert listed.returncode == 0, listed.stderr
+    for command, instead in (
+        (["serve", "--port", "1"], "polybrief-server serve"),
+        (["models", "pull", "opus-mt-en-fr"], "polybrief-server models pull"),
+        (["models", "make-tiny", "/tmp/x"], "polybrief-server models make-tiny"),
+        (["keys", "new", "desk"], "polybrief-server keys new"),
+    ):
+        done = run_there("-m", "polybrief.cli", *command)
+        assert done.returncode == 2, (command, done.stderr)
+        assert instead in done.stderr
+        assert "pip install polybrief-service" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_packages_do_not_depend_on_each_other() -> None:
+    from importlib.metadata import requires
+
+    client = " ".join(requires("polybrief-client") or [])
+    service = " ".join(requires("polybrief-service") or [])
+    assert "polybrief-proto" in client
+    assert "polybrief-proto" in service
+    assert "polybrief-service" not in client
+    assert "polybrief-client" not in service
+    code = "import polybrief.cli, polybrief.client, sys; print('polybrief.service' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    code = "import polybrief.service.cli, sys; print('polybrief.client' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_rendering_of_fallbacks_and_item_errors() -> None:
@@ -229,7 +278,13 @@ def test_rendering_of_fallbacks_and_item_errors() -> None:
 
 
 def test_make_tiny_writes_a_loadable_catalogue(tmp_path: Path) -> None:
-    done = run("models", "make-tiny", str(tmp_path / "tiny"))
+    done = subprocess.run(
+        [SERVER_COMMAND, "models", "make-tiny", str(tmp_path / "tiny")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     from polybrief.service.models.catalog import load_catalog
 

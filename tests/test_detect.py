@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from polybrief.service.domain import Detection
 from polybrief.service.text import detect
-from polybrief.service.text.detect import detect_language, detect_many
+from polybrief.service.text.detect import detect_language
 
 
 @pytest.mark.parametrize(
@@ -154,15 +154,6 @@ def test_mixed_language_text() -> None:
     found = detect_language(halves)
     assert found.language in {"de", "en"}
     assert {"de", "en"} <= {code for code, _ in found.candidates}
-
-
-def test_detect_many_keeps_order_in_a_mixed_batch() -> None:
-    texts = [
-        "The weather is lovely today and we are going to the beach.",
-        "Das Wetter ist heute schön und wir gehen an den Strand.",
-        "🙂",
-    ]
-    assert [d.language for d in detect_many(texts)] == ["en", "de", ""]
 
 
 def test_concurrent_detection_is_consistent() -> None:

@@ -182,7 +182,7 @@ def test_pull_without_network_fails_cleanly(tmp_path: Path) -> None:
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "polybrief"), "models", "pull", "opus-mt-en-fr"],
+        [str(Path(sys.executable).parent / "polybrief-server"), "models", "pull", "opus-mt-en-fr"],
         capture_output=True,
         text=True,
         timeout=120,

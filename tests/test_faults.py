@@ -152,7 +152,7 @@ def test_models_loaded_at_the_same_time_all_work(tiny_dir: Path) -> None:
         kind = "summarize" if model_id in ("tiny-bart", "tiny-t5") else "translate"
         source, target = ("fr", "en") if model_id == "tiny-marian-fr-en" else ("en", "ru")
         task = Task(kind, source, source if kind == "summarize" else target)
-        return len(loaded.backend.run(["The fleet sailed at dawn."], task))
+        return len(loaded.backend.generate(["The fleet sailed at dawn."], task).outputs)
 
     for _ in range(3):
         registry = ModelRegistry(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from polybrief.service.api.logs import configure_logging
+from polybrief.service.observability.logs import configure_logging
 from polybrief.v1 import polybrief_pb2 as pb
 from polybrief.v1 import polybrief_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from polybrief.service.api.cli_commands import _settings
+from polybrief.service.cli import _settings
 from polybrief.service.domain import RouteKind
 from polybrief.service.models.catalog import CatalogError, load_catalog, parse_catalog
 from polybrief.service.routing import plan_translation

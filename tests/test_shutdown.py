@@ -1,4 +1,4 @@
-"""The real server as a process (``polybrief serve`` on tiny models) being stopped: SIGTERM
+"""The real server as a process (``polybrief-server serve`` on tiny models) being stopped: SIGTERM
 drains the calls in flight and turns new ones away with UNAVAILABLE; SIGKILL fails the
 calls in flight fast, and a client given two servers finishes them on the other one."""
 
@@ -22,7 +22,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from polybrief import client as pc
 
-POLYBRIEF = str(Path(sys.executable).parent / "polybrief")
+POLYBRIEF = str(Path(sys.executable).parent / "polybrief-server")
 GRACE = 10.0  # POLYBRIEF_GRACE_SECONDS of the servers
 EXIT_MARGIN = 10.0  # after the drain: closing the engine, interpreter teardown
 WORDS = ["navy", "president", "army", "city", "river", "house", "market", "school"]
@@ -36,7 +36,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``polybrief serve`` on the tiny catalogue, its output in a log file."""
+    """``polybrief-server serve`` on the tiny catalogue, its output in a log file."""
 
     def __init__(self, catalog: Path, log: Path, port: int | None = None) -> None:
         self.port = port or free_port()

@@ -191,7 +191,7 @@ def test_ctranslate2_matches_transformers(
     else:
         task = Task("summarize", "en", "en", 12)
     texts = [*list(SENTENCES.values())[:2], "Putin and Hollande agreed to cooperate."]
-    expected = TransformersBackend(spec, tokenizer, model, adapter).run(texts, task)
+    expected = TransformersBackend(spec, tokenizer, model, adapter).generate(texts, task).outputs
     eos = model.generation_config.forced_eos_token_id is not None
     fp32 = CTranslate2Backend(
         spec,
@@ -202,7 +202,7 @@ def test_ctranslate2_matches_transformers(
         threads=1,
         forced_eos=eos,
     )
-    assert fp32.run(texts, task) == expected
+    assert fp32.generate(texts, task).outputs == expected
     assert convert_to_ct2(spec, directory, "float32") == convert_to_ct2(
         spec, directory, "float32"
     )  # cached
@@ -215,9 +215,9 @@ def test_ctranslate2_matches_transformers(
         threads=1,
         forced_eos=eos,
     )
-    agreement = sum(a == b for a, b in zip(int8.run(texts, task), expected, strict=True)) / len(
-        texts
-    )
+    agreement = sum(
+        a == b for a, b in zip(int8.generate(texts, task).outputs, expected, strict=True)
+    ) / len(texts)
     print(f"{model_id}: int8 agreement {agreement:.2f}")  # reported, not asserted: int8 may differ
 
 
@@ -293,7 +293,7 @@ def test_models_convert_command(tiny_dir: Path, tmp_path: Path) -> None:
     import sys
 
     env = {**os.environ, "POLYBRIEF_CT2_CACHE": str(tmp_path)}
-    polybrief = str(Path(sys.executable).parent / "polybrief")
+    polybrief = str(Path(sys.executable).parent / "polybrief-server")
     catalog = str(tiny_dir / "catalog.toml")
     done = subprocess.run(
         [polybrief, "models", "convert", "tiny-marian-en-fr", "tiny-nllb", "--catalog", catalog],

@@ -10,58 +10,64 @@ from hypothesis import strategies as st
 from polybrief.service.text.clean import clean, has_content, has_letters
 
 
-def test_removes_and_counts_controls_bidi_and_invisibles() -> None:
-    raw = "a\x00b\u202ec\ufeffd\u200be\u00adf\u2066g\u200fh\x9bi\x7fj\u2060k\u061cl\x1bm"
+@pytest.mark.parametrize(
+    ("raw", "text", "removed"),
+    [
+        pytest.param(
+            "a\x00b\u202ec\ufeffd\u200be\u00adf\u2066g\u200fh\x9bi\x7fj\u2060k\u061cl\x1bm",
+            "abcdefghijklm",
+            12,
+            id="controls-bidi-invisibles",
+        ),
+        # a zero-width joiner between letters is text; CR LF is a line ending; BEL goes
+        pytest.param(
+            "a\x00b\u202ec\ufeffd\u200be\u200df\r\ng\x07",
+            "abcde\u200df\ng",
+            5,
+            id="joiner-kept-between-removals",
+        ),
+        pytest.param("caf\ud800é \udfff!", "café !", 2, id="lone-surrogates"),
+        # "Trojan source": an RLO makes "txt.exe" display as "exe.txt".
+        pytest.param(
+            "open report\u202eexe.txt\u202c now", "open reportexe.txt now", 2, id="bidi-override"
+        ),
+        pytest.param(
+            "می\u200cخواهم\t👨\u200d👩\u200d👧\nnext",
+            "می\u200cخواهم 👨\u200d👩\u200d👧\nnext",
+            0,
+            id="joiners-newlines-tabs",
+        ),
+        pytest.param(
+            "one\r\ntwo\rthree\u2028four", "one\ntwo\nthree\nfour", 0, id="line-endings"
+        ),
+        pytest.param(
+            "  Cafe\u0301   au\t\tlait  \n\n\n\n  fin   \n",
+            "Café au lait\n\nfin",
+            0,
+            id="whitespace-and-nfc",
+        ),
+        # A soft hyphen between a letter and its combining accent blocks composition until
+        # removed: NFC is applied after removal.
+        pytest.param("e\u00ad\u0301", "\u00e9", 1, id="nfc-after-removal"),
+        # page and line separators keep the words on either side apart
+        *[
+            pytest.param(f"end of page{sep}Next page", "end of page\nNext page", 0, id=name)
+            for sep, name in [
+                ("\f", "form-feed"),
+                ("\v", "vertical-tab"),
+                ("\x85", "next-line"),
+                ("\x1c", "file-separator"),
+                ("\x1e", "record-separator"),
+                ("\u2029", "paragraph-separator"),
+            ]
+        ],
+    ],
+)
+def test_clean(raw: str, text: str, removed: int) -> None:
     result = clean(raw)
-    assert result.text == "abcdefghijklm"
-    assert result.removed_control_characters == 12
-
-
-def test_lone_surrogates_are_removed_so_the_text_encodes() -> None:
-    result = clean("caf\ud800é \udfff!")
-    assert result.text == "café !"
-    assert result.removed_control_characters == 2
-    result.text.encode("utf-8")
-
-
-@pytest.mark.parametrize("separator", ["\f", "\v", "\x85", "\x1c", "\x1e", "\u2029"])
-def test_page_and_line_separators_keep_words_apart(separator: str) -> None:
-    result = clean(f"end of page{separator}Next page")
-    assert result.text == "end of page\nNext page"
-    assert result.removed_control_characters == 0
-
-
-def test_bidi_override_attack_is_neutralised() -> None:
-    # "Trojan source": an RLO makes "txt.exe" display as "exe.txt".
-    result = clean("open report\u202eexe.txt\u202c now")
-    assert result.text == "open reportexe.txt now"
-    assert result.removed_control_characters == 2
-
-
-def test_keeps_joiners_newlines_and_tabs_as_text() -> None:
-    persian = "می\u200cخواهم"
-    family = "👨\u200d👩\u200d👧"
-    result = clean(f"{persian}\t{family}\nnext")
-    assert result.text == f"{persian} {family}\nnext"
-    assert result.removed_control_characters == 0
-
-
-def test_line_endings_are_not_counted_as_removed() -> None:
-    result = clean("one\r\ntwo\rthree\u2028four")
-    assert result.text == "one\ntwo\nthree\nfour"
-    assert result.removed_control_characters == 0
-
-
-def test_whitespace_is_normalised() -> None:
-    raw = "  Cafe\u0301   au\t\tlait  \n\n\n\n  fin   \n"
-    assert clean(raw).text == "Café au lait\n\nfin"
-
-
-def test_nfc_is_applied_after_removal() -> None:
-    # A soft hyphen between a letter and its combining accent blocks composition until removed.
-    result = clean("e\u00ad\u0301")
-    assert result.text == "\u00e9"
-    assert result.removed_control_characters == 1
+    assert result.text == text
+    assert result.removed_control_characters == removed
+    result.text.encode("utf-8")  # nothing unencodable is left
 
 
 @pytest.mark.parametrize("raw", ["", "   \n\t ", "\x00\x01\u202e"])
@@ -69,15 +75,23 @@ def test_nothing_left(raw: str) -> None:
     assert clean(raw).text == ""
 
 
-def test_content_and_letters_in_any_script() -> None:
-    assert has_letters("Привет")
-    assert has_letters("你好")
-    assert has_letters("مرحبا")
-    assert has_content("2024")
-    assert not has_letters("2024")
-    assert has_content("٣")  # Arabic-Indic digit
-    assert not has_content("🙂🙂 !! …")
-    assert not has_letters("🙂")
+@pytest.mark.parametrize(
+    ("text", "content", "letters"),
+    [
+        ("Привет", True, True),
+        ("你好", True, True),
+        ("مرحبا", True, True),
+        ("2024", True, False),
+        ("２０１５", True, False),  # full-width digits
+        ("٣", True, False),  # Arabic-Indic digit
+        ("🙂🙂 !! …", False, False),
+        ("🙂 — !!", False, False),
+        ("🙂", False, False),
+    ],
+)
+def test_content_and_letters_in_any_script(text: str, content: bool, letters: bool) -> None:
+    assert has_content(text) is content
+    assert has_letters(text) is letters
 
 
 @settings(max_examples=150, deadline=None)

@@ -1,8 +1,9 @@
 """The ``polybrief`` command line: a thin layer over ``polybrief.client``.
 
-Client commands (brief, summarize, translate, detect, models list, health) need only the
-client package; server commands (serve, models pull, models make-tiny) come from
-polybrief-service when it is installed.
+Client commands only (brief, summarize, translate, detect, models list, health): it never
+imports the server package. The server has its own command, ``polybrief-server`` (serve,
+models pull|convert|make-tiny, keys new), installed with polybrief-service; asked for one
+of those, ``polybrief`` says so and names the command to run.
 """
 
 from polybrief.cli._app import app, main

@@ -14,6 +14,7 @@ from polybrief.cli import _render as render
 from polybrief.cli._common import (
     EXIT_ERROR,
     EXIT_ITEM_ERRORS,
+    EXIT_USAGE,
     ApiKey,
     Connection,
     GlobalServers,
@@ -43,7 +44,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="List the server's models (pull and build them: server side).")
+models_app = typer.Typer(
+    help="List the server's models (fetching and building them: polybrief-server models)."
+)
 app.add_typer(models_app, name="models", no_args_is_help=True)
 
 
@@ -213,34 +216,35 @@ def health(
         raise typer.Exit(EXIT_ERROR)
 
 
-def _server_package_missing() -> None:
-    """Stands in for a server command when polybrief-service is not installed."""
-    typer.echo(
-        "this command is part of the server: install polybrief-service "
-        "(pip install polybrief-service)",
-        err=True,
-    )
-    raise typer.Exit(EXIT_ERROR)
+SERVER_COMMANDS = {
+    "serve": "polybrief-server serve",
+    "keys": "polybrief-server keys new ID",
+    "pull": "polybrief-server models pull [IDS]",
+    "convert": "polybrief-server models convert [IDS]",
+    "make-tiny": "polybrief-server models make-tiny DIR",
+}
 
 
-def _register_server_commands() -> None:
-    """Adds serve / models pull / models make-tiny from polybrief-service when installed."""
-    try:
-        from polybrief.service.api.cli_commands import register
-    except ImportError:  # client-only install: the commands exist and say what is missing
-        anything = {"ignore_unknown_options": True, "allow_extra_args": True}
-        for group, name, what in (
-            (app, "serve", "Run the gRPC server"),
-            (models_app, "pull", "Download catalogue models"),
-            (models_app, "make-tiny", "Build tiny local test models"),
-        ):
-            help_text = f"{what} (needs the polybrief-service package)."
-            group.command(name, help=help_text, context_settings=anything)(_server_package_missing)
-        return
-    register(app, models_app)
+def _server_command(name: str) -> None:
+    """Registers ``name`` as a pointer to the server's own command line: this package
+    never imports the server package, so it cannot tell whether it is installed."""
+    instead = SERVER_COMMANDS[name]
+
+    def pointer() -> None:
+        typer.echo(
+            f"'{name}' is a server command: run `{instead}` (the polybrief-server command "
+            "comes with the server package: pip install polybrief-service)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+
+    group = models_app if name in ("pull", "convert", "make-tiny") else app
+    anything = {"ignore_unknown_options": True, "allow_extra_args": True}
+    group.command(name, help=f"Server side: see `{instead}`.", context_settings=anything)(pointer)
 
 
-_register_server_commands()
+for _name in SERVER_COMMANDS:
+    _server_command(_name)
 
 
 def main() -> None:

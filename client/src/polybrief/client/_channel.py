@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from polybrief.client._errors import DeadlineExceededError, PolybriefError, UnavailableError
+from polybrief.client._errors import UnavailableError
 
 log = logging.getLogger("polybrief.client")
 
@@ -51,7 +51,6 @@ DEFAULT_TIMEOUT = 30.0
 SERVICE = "polybrief.v1.Polybrief"
 HEALTH_SERVICE = "grpc.health.v1.Health"
 MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024
-NO_ANSWER = "none"
 
 RETRY_POLICY: dict[str, Any] = {
     "maxAttempts": 4,
@@ -206,21 +205,3 @@ def tls_credentials(
 def auth_metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:
     """``authorization: Bearer <key>`` call metadata, or none without a key."""
     return (("authorization", f"Bearer {api_key}"),) if api_key else ()
-
-
-def poll_timeout(remaining: float) -> float:
-    """Deadline of one health check while waiting ``remaining`` seconds for SERVING."""
-    return min(5.0, max(remaining, 0.1))
-
-
-def last_answer(previous: str, error: PolybriefError) -> str:
-    """What a failed health poll says; a poll cut short by the wait's own end (deadline
-    exceeded) does not hide the more telling answer of the poll before it."""
-    if isinstance(error, DeadlineExceededError) and previous != NO_ANSWER:
-        return previous
-    return f"{type(error).__name__}: {error.details}"
-
-
-def not_serving_message(target: str, timeout: float, last: str) -> str:
-    """The message of the UnavailableError that ends an unsuccessful wait."""
-    return f"{target} not serving after {timeout:g}s (last answer: {last})"

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2_grpc
-from polybrief.client import _channel as ch
-from polybrief.client import _convert as c
 from polybrief.client import _types as t
-from polybrief.client._errors import ModelNotFoundError, PolybriefError, UnavailableError
-from polybrief.client._errors import map_rpc_error as _map
-from polybrief.v1 import polybrief_pb2_grpc
+from polybrief.client._base import BaseClient, Call, R, ServingWait
 
 
-class Client:
+class Client(BaseClient[grpc.Channel]):
     """A blocking polybrief client that owns its channel; use it as a context manager.
 
     >>> with Client("localhost:50051", timeout=60) as client:
@@ -38,34 +33,15 @@ class Client:
     ``PolybriefError`` subclasses; ``health`` asks the server the channel is using.
     """
 
-    def __init__(
+    def _open(
         self,
-        target: str | Sequence[str] = ch.DEFAULT_TARGET,
-        *,
-        timeout: float = ch.DEFAULT_TIMEOUT,
-        credentials: grpc.ChannelCredentials | None = None,
-        api_key: str | None = None,
-        options: Sequence[tuple[str, Any]] = (),
-    ) -> None:
-        if timeout <= 0:
-            raise ValueError(f"timeout must be positive, not {timeout}")
-        grpc_target, targets, opts = ch.channel_args(target, options)
-        #: The targets as given, in order.
-        self.targets = targets
-        #: The targets as one string (comma-separated when there are several).
-        self.target = ",".join(targets)
-        self.timeout = timeout
-        self._channel = (
-            grpc.secure_channel(grpc_target, credentials, options=opts)
-            if credentials is not None
-            else grpc.insecure_channel(grpc_target, options=opts)
-        )
-        self._stub = polybrief_pb2_grpc.PolybriefStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
-        self._metadata = ch.auth_metadata(api_key)
-
-    def __repr__(self) -> str:
-        return f"Client({self.target!r}, timeout={self.timeout})"
+        target: str,
+        credentials: grpc.ChannelCredentials | None,
+        options: list[tuple[str, Any]],
+    ) -> grpc.Channel:
+        if credentials is None:
+            return grpc.insecure_channel(target, options=options)
+        return grpc.secure_channel(target, credentials, options=options)
 
     def __enter__(self) -> Client:
         return self
@@ -77,12 +53,13 @@ class Client:
         """Closes the channel; calls made afterwards fail."""
         self._channel.close()
 
-    def _call(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
-        deadline = self.timeout if timeout is None else timeout
+    def _run(self, call: Call[R]) -> R:
+        """Makes ``call``, blocking until it ends."""
         try:
-            return method(request, timeout=deadline, metadata=self._metadata)
+            reply = call.method(call.request, timeout=call.timeout, metadata=self._metadata)
         except grpc.RpcError as error:
-            raise _map(error) from error
+            return call.failed(error)
+        return call.read(reply)
 
     def summarize(
         self,
@@ -103,8 +80,8 @@ class Client:
         catalogue models instead of the server's routing. A brief that cannot be made
         carries an ``ItemError`` instead of failing the call.
         """
-        request = c.summarize_request(text, to, source, max_words, mode, model, translation_model)
-        return c.summarize_result(self._call(self._stub.Summarize, request, timeout))
+        call = self._summarize(text, to, source, max_words, mode, model, translation_model, timeout)
+        return self._run(call)
 
     def translate(
         self,
@@ -121,20 +98,17 @@ class Client:
         ``source`` is detected per text when not given. A text that cannot be translated
         carries an ``ItemError`` instead of failing the call.
         """
-        request = c.translate_request(texts, to, source, model)
-        return c.translate_result(self._call(self._stub.Translate, request, timeout))
+        return self._run(self._translate(texts, to, source, model, timeout))
 
     def detect(
         self, texts: str | Sequence[str], *, timeout: float | None = None
     ) -> list[t.DetectedLanguage]:
         """The language of each text, in order (a single string gives a one-element list)."""
-        request = c.detect_request(texts)
-        return c.detect_result(self._call(self._stub.DetectLanguage, request, timeout))
+        return self._run(self._detect(texts, timeout))
 
     def capabilities(self, *, timeout: float | None = None) -> t.Capabilities:
         """Languages, models (with their state) and limits of the server."""
-        request = c.capabilities_request()
-        return c.capabilities_result(self._call(self._stub.ListCapabilities, request, timeout))
+        return self._run(self._capabilities(timeout))
 
     def health(self, service: str = "", *, timeout: float | None = None) -> str:
         """Standard gRPC health status of ``service`` ("" is the whole server).
@@ -142,24 +116,13 @@ class Client:
         "SERVING", "NOT_SERVING", "UNKNOWN", or "SERVICE_UNKNOWN" for a service the
         server does not know.
         """
-        try:
-            reply = self._call(self._health.Check, c.health_request(service), timeout)
-        except ModelNotFoundError:  # NOT_FOUND from Health.Check: an unknown service name
-            return "SERVICE_UNKNOWN"
-        return c.health_status(reply)
+        return self._run(self._check(service, timeout))
 
     def wait_until_serving(self, timeout: float) -> None:
         """Polls health until SERVING; UnavailableError when ``timeout`` seconds pass."""
-        deadline = time.monotonic() + timeout
-        last = ch.NO_ANSWER
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                last = self.health(timeout=ch.poll_timeout(remaining))
-                if last == "SERVING":
-                    return
-            except PolybriefError as error:
-                last = ch.last_answer(last, error)
-            time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
-        raise UnavailableError(
-            grpc.StatusCode.UNAVAILABLE, ch.not_serving_message(self.target, timeout, last)
-        )
+        wait = ServingWait(self, timeout)
+        while (poll := wait.next_poll()) is not None:
+            if wait.serving(self._run(poll)):
+                return
+            time.sleep(wait.pause())
+        raise wait.not_serving()

@@ -1,15 +1,23 @@
 """Proto ↔ dataclass conversion, shared by both clients: the only module that builds
-request messages and reads response messages."""
+request messages and reads response messages. A result dataclass is read from its
+message field by field by name (``_copy``); only enums and nested messages are written
+out."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
 from polybrief.client import _types as t
 from polybrief.v1 import polybrief_pb2 as pb
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_D = TypeVar("_D", bound="DataclassInstance")
 
 MODES: dict[str, int] = {
     "abstractive": pb.SUMMARY_MODE_ABSTRACTIVE,
@@ -105,28 +113,31 @@ def health_status(reply: Any) -> str:
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
 
+def _copy(cls: type[_D], msg: Message, **given: Any) -> _D:
+    """A ``cls`` whose fields are read from the fields of ``msg`` of the same name
+    (repeated ones as tuples), except the ``given`` ones (enums, nested messages)."""
+    fields = (f.name for f in dataclasses.fields(cls) if f.name not in given)
+    copied = {name: _plain(getattr(msg, name)) for name in fields}
+    return cls(**copied, **given)
+
+
+def _plain(value: Any) -> Any:
+    """A repeated (scalar) field's values as a tuple; any other value as it is."""
+    return tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
+
+
 def _route(msg: pb.Route) -> t.Route:
-    steps = tuple(
-        t.Step(_STEPS.get(s.kind, ""), s.model, s.source_language, s.target_language, s.segments)
-        for s in msg.steps
-    )
-    return t.Route(_ROUTES.get(msg.kind, ""), steps, msg.pivot_language)
+    steps = tuple(_copy(t.Step, s, kind=_STEPS.get(s.kind, "")) for s in msg.steps)
+    return _copy(t.Route, msg, kind=_ROUTES.get(msg.kind, ""), steps=steps)
 
 
 def _error(parent: pb.Brief | pb.Translation) -> t.ItemError | None:
-    if not parent.HasField("error"):
-        return None
-    e = parent.error
-    return t.ItemError(e.code, e.message, e.model, e.hint)
+    return _copy(t.ItemError, parent.error) if parent.HasField("error") else None
 
 
 def _detected(msg: pb.DetectedLanguage) -> t.DetectedLanguage:
-    return t.DetectedLanguage(
-        msg.language,
-        msg.confidence,
-        msg.reliable,
-        tuple(t.LanguageGuess(c.language, c.confidence) for c in msg.candidates),
-    )
+    guesses = tuple(t.LanguageGuess(c.language, c.confidence) for c in msg.candidates)
+    return _copy(t.DetectedLanguage, msg, candidates=guesses)
 
 
 def _detected_if_set(parent: pb.SummarizeResponse | pb.Translation) -> t.DetectedLanguage | None:
@@ -135,38 +146,30 @@ def _detected_if_set(parent: pb.SummarizeResponse | pb.Translation) -> t.Detecte
 
 def _brief(b: pb.Brief) -> t.Brief:
     mode = _MODE_NAMES.get(b.mode, "abstractive")  # unspecified is treated as abstractive
-    return t.Brief(b.language, b.text, mode, b.fallback_reason, _route(b.route), _error(b))
-
-
-def _pipeline(p: pb.PipelineReport) -> t.PipelineReport:
-    return t.PipelineReport(
-        input_characters=p.input_characters,
-        removed_control_characters=p.removed_control_characters,
-        paragraphs=p.paragraphs,
-        duplicate_paragraphs_removed=p.duplicate_paragraphs_removed,
-        duplicate_sentences_removed=p.duplicate_sentences_removed,
-        sentences=p.sentences,
-        chunks_summarized=p.chunks_summarized,
-        reduce_rounds=p.reduce_rounds,
-    )
+    return _copy(t.Brief, b, mode=mode, route=_route(b.route), error=_error(b))
 
 
 def summarize_result(msg: pb.SummarizeResponse) -> t.SummarizeResult:
     """The SummarizeResult of a SummarizeResponse."""
-    return t.SummarizeResult(
+    return _copy(
+        t.SummarizeResult,
+        msg,
         briefs=tuple(_brief(b) for b in msg.briefs),
-        source_language=msg.source_language,
         detected_language=_detected_if_set(msg),
-        pipeline=_pipeline(msg.pipeline),
+        pipeline=_copy(t.PipelineReport, msg.pipeline),
     )
 
 
 def translate_result(msg: pb.TranslateResponse) -> list[t.Translation]:
     """One Translation per item of a TranslateResponse, in order."""
-    return [
-        t.Translation(x.text, x.source_language, _detected_if_set(x), _route(x.route), _error(x))
-        for x in msg.translations
-    ]
+    return [_translation(x) for x in msg.translations]
+
+
+def _translation(x: pb.Translation) -> t.Translation:
+    detected = _detected_if_set(x)
+    return _copy(
+        t.Translation, x, detected_language=detected, route=_route(x.route), error=_error(x)
+    )
 
 
 def detect_result(msg: pb.DetectLanguageResponse) -> list[t.DetectedLanguage]:
@@ -175,37 +178,16 @@ def detect_result(msg: pb.DetectLanguageResponse) -> list[t.DetectedLanguage]:
 
 
 def _model(m: pb.ModelInfo) -> t.ModelInfo:
-    return t.ModelInfo(
-        id=m.id,
-        family=m.family,
-        tasks=tuple(m.tasks),
-        source=m.source,
-        revision=m.revision,
-        license=m.license,
-        pairs=tuple(t.LanguagePair(p.source_language, p.target_language) for p in m.pairs),
-        summary_languages=tuple(m.summary_languages),
-        languages=tuple(m.languages),
-        state=_STATES.get(m.state, "unknown"),
-        state_detail=m.state_detail,
-        max_input_tokens=m.max_input_tokens,
-    )
-
-
-def _limits(lim: pb.Limits) -> t.Limits:
-    return t.Limits(**{f.name: getattr(lim, f.name) for f in dataclasses.fields(t.Limits)})
+    pairs = tuple(_copy(t.LanguagePair, p) for p in m.pairs)
+    return _copy(t.ModelInfo, m, pairs=pairs, state=_STATES.get(m.state, "unknown"))
 
 
 def capabilities_result(msg: pb.ListCapabilitiesResponse) -> t.Capabilities:
     """The Capabilities of a ListCapabilitiesResponse."""
-    languages = tuple(
-        t.LanguageInfo(
-            x.code, x.name, x.translate_source, x.translate_target, x.summarize_abstractive
-        )
-        for x in msg.languages
-    )
-    return t.Capabilities(
-        languages=languages,
+    return _copy(
+        t.Capabilities,
+        msg,
+        languages=tuple(_copy(t.LanguageInfo, x) for x in msg.languages),
         models=tuple(_model(m) for m in msg.models),
-        limits=_limits(msg.limits),
-        pivot_language=msg.pivot_language,
+        limits=_copy(t.Limits, msg.limits),
     )

@@ -57,10 +57,10 @@ class Batcher:
     def __init__(
         self,
         *,
-        max_batch: int = 32,
-        max_wait_s: float = 0.004,
-        fill_wait_s: float = 0.03,
-        max_queue: int = 4096,
+        max_batch: int,
+        max_wait_s: float,
+        fill_wait_s: float,
+        max_queue: int,
         telemetry: Telemetry | None = None,
     ) -> None:
         self.max_batch = max_batch

@@ -174,21 +174,21 @@ class LanguageInfo:
 
 @dataclass(frozen=True)
 class Limits:
-    """Request limits, enforced before any model runs."""
+    """Request limits, enforced before any model runs (values: ``Settings``)."""
 
-    max_text_characters: int = 100_000
-    max_translate_items: int = 64
-    max_item_characters: int = 20_000
-    max_total_characters: int = 100_000
-    max_target_languages: int = 8
-    min_words: int = 10
-    max_words: int = 400
-    default_words: int = 60
-    max_receive_message_bytes: int = 4 * 1024 * 1024
-    max_generated_tokens: int = 1024
-    max_concurrent_calls: int = 64
-    max_queued_segments: int = 4096
-    default_deadline_ms: int = 120_000
+    max_text_characters: int
+    max_translate_items: int
+    max_item_characters: int
+    max_total_characters: int
+    max_target_languages: int
+    min_words: int
+    max_words: int
+    default_words: int
+    max_receive_message_bytes: int
+    max_generated_tokens: int
+    max_concurrent_calls: int
+    max_queued_segments: int
+    default_deadline_ms: int
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ class Capabilities:
     languages: tuple[LanguageInfo, ...]
     models: tuple[ModelInfo, ...]
     limits: Limits
-    pivot_language: str = "en"
+    pivot_language: str
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from polybrief.service.batching import Batcher
-from polybrief.service.cache import TranslationCache
 from polybrief.service.context import NO_CONTEXT, CallContext
 from polybrief.service.domain import (
     Brief,
@@ -59,6 +57,8 @@ from polybrief.service.validation import validate_detect, validate_summarize, va
 log = logging.getLogger(__name__)
 
 Detector = Callable[[str], Detection]
+# Errors that end the whole request, not just the output they happened in.
+_REQUEST_ERRORS = (InvalidRequest, Cancelled, DeadlineExpired, Overloaded)
 
 
 def item_error(exc: PolybriefError) -> ItemError:
@@ -81,21 +81,21 @@ class Engine:
         self,
         registry: ModelRegistry,
         *,
-        limits: Limits | None = None,
+        limits: Limits,
+        runner: Runner,
         detector: Detector = detect_language,
-        runner: Runner | None = None,
     ) -> None:
         self.registry = registry
-        self.runner = runner or Runner(Batcher(), TranslationCache(64 * 1024 * 1024))
+        self.runner = runner
         self.catalog = registry.catalog
-        self.limits = limits or Limits()
+        self.limits = limits
         self.detector = detector
 
-    # ----------------------------------------------------------------- translate
     def close(self) -> None:
         """Stops the inference thread; queued work fails with Overloaded."""
         self.runner.batcher.close()
 
+    # ----------------------------------------------------------------- translate
     def translate(
         self, request: TranslateRequest, context: CallContext = NO_CONTEXT
     ) -> TranslateResult:
@@ -117,23 +117,41 @@ class Engine:
             source = detected.language
         if not has_letters(text) or not source:
             return Translation(text, source, Route(RouteKind.IDENTITY), detected)
+        outcome = self._translated(text, source, target, forced, "model", context)
+        if isinstance(outcome, ItemError):
+            return Translation("", source, Route(None), detected, outcome)
+        translated, route = outcome
+        return Translation(translated, source, route, detected)
+
+    def _translated(
+        self,
+        text: str,
+        source: str,
+        target: str,
+        forced: ModelSpec | None,
+        field: str,
+        context: CallContext,
+    ) -> tuple[str, Route] | ItemError:
+        """``text`` in ``target`` and its route, or the error of this one output.
+
+        ``_REQUEST_ERRORS`` end the request, and so does a missing model the request named
+        (``forced``, in ``field``); any other error only spoils this output.
+        """
         try:
-            plan = self._plan(source, target, forced, "model")
-            translated, route = self._run_plan(plan, text, context)
-        except (InvalidRequest, Cancelled, DeadlineExpired, Overloaded):
-            raise
+            return self._run_plan(self._plan(source, target, forced, field), text, context)
         except PolybriefError as exc:
+            if isinstance(exc, _REQUEST_ERRORS):
+                raise
             if isinstance(exc, ModelNotInstalled) and forced is not None:
                 raise
-            return Translation("", source, Route(None), detected, item_error(exc))
-        return Translation(translated, source, route, detected)
+            return item_error(exc)
 
     def _plan(self, source: str, target: str, forced: ModelSpec | None, field: str) -> Plan:
         try:
             return plan_translation(self.catalog, source, target, self.registry.usable, forced)
         except UnsupportedRoute as exc:
             if forced is not None:
-                raise InvalidRequest([FieldViolation(field, str(exc))]) from exc
+                raise _invalid(field, str(exc)) from exc
             raise
 
     def _run_plan(self, plan: Plan, text: str, context: CallContext) -> tuple[str, Route]:
@@ -150,14 +168,8 @@ class Engine:
     def _model_for(self, model_id: str, task: str, field: str) -> ModelSpec:
         spec = self.registry.spec(model_id)
         if task not in spec.tasks:
-            raise InvalidRequest(
-                [
-                    FieldViolation(
-                        field,
-                        f"model {model_id!r} does not {task} (tasks: {', '.join(spec.tasks)})",
-                    )
-                ]
-            )
+            tasks = ", ".join(spec.tasks)
+            raise _invalid(field, f"model {model_id!r} does not {task} (tasks: {tasks})")
         return spec
 
     # ----------------------------------------------------------------- summarise
@@ -178,17 +190,9 @@ class Engine:
             detected = self.detector(req.text)
             source = detected.language
             if not source:
-                raise InvalidRequest(
-                    [FieldViolation("source_language", "could not detect the language; set it")]
-                )
+                raise _invalid("source_language", "could not detect the language; set it")
         if summary_model is not None and source not in summary_model.summary_languages:
-            raise InvalidRequest(
-                [
-                    FieldViolation(
-                        "model", f"model {summary_model.id!r} does not summarise {source!r}"
-                    )
-                ]
-            )
+            raise _invalid("model", f"model {summary_model.id!r} does not summarise {source!r}")
         document = build_document(req.text, source)
         text, step, mode, reason, chunks, rounds = self._summary(
             document, source, req.max_words, req.mode, summary_model, context
@@ -260,16 +264,10 @@ class Engine:
         forced: ModelSpec | None,
         context: CallContext,
     ) -> Brief:
-        try:
-            plan = self._plan(source, target, forced, "translation_model")
-            text, route = self._run_plan(plan, summary, context)
-        except (InvalidRequest, Cancelled, DeadlineExpired, Overloaded):
-            raise
-        except PolybriefError as exc:
-            if isinstance(exc, ModelNotInstalled) and forced is not None:
-                raise
-            route = Route(None, (step,))
-            return Brief(target, "", mode, route, reason, item_error(exc))
+        outcome = self._translated(summary, source, target, forced, "translation_model", context)
+        if isinstance(outcome, ItemError):
+            return Brief(target, "", mode, Route(None, (step,)), reason, outcome)
+        text, route = outcome
         route = Route(route.kind, (step, *route.steps), route.pivot_language)
         return Brief(target, text, mode, route, reason)
 
@@ -331,6 +329,10 @@ class Engine:
             except PolybriefError as exc:
                 failures.append(f"{spec.id}: {exc}")
         return failures
+
+
+def _invalid(field: str, description: str) -> InvalidRequest:
+    return InvalidRequest([FieldViolation(field, description)])
 
 
 def _safe_name(code: str) -> str:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from polybrief.service.batching import Batcher
 from polybrief.service.cache import TranslationCache
 from polybrief.service.context import CallContext
 from polybrief.service.models.backends import Task
 from polybrief.service.models.registry import LoadedModel
-from polybrief.service.text.chunking import pack
+from polybrief.service.text.chunking import Counter, pack
 from polybrief.service.text.clean import has_letters
 from polybrief.service.text.extractive import extract
 from polybrief.service.text.segment import sentence_joiner, split_sentences
@@ -32,7 +31,7 @@ class Runner:
     """Runs segments on models through the shared batcher, with the translation cache."""
 
     def __init__(
-        self, batcher: Batcher, cache: TranslationCache, max_generated_tokens: int | None = None
+        self, batcher: Batcher, cache: TranslationCache, *, max_generated_tokens: int
     ) -> None:
         self.batcher = batcher
         self.cache = cache
@@ -74,6 +73,17 @@ class Runner:
         return self.batcher.run(loaded.backend, loaded.spec.id, task, texts, context)
 
 
+def _counter(loaded: LoadedModel, task: str, source: str, target: str | None) -> Counter:
+    """Counts a piece's input tokens for ``task`` on ``loaded``, as its family feeds them."""
+
+    def count(piece: str) -> int:
+        return loaded.adapter.count_tokens(
+            loaded.tokenizer, loaded.spec, piece, task=task, source=source, target=target
+        )
+
+    return count
+
+
 @dataclass(frozen=True)
 class TranslatedText:
     text: str
@@ -89,14 +99,7 @@ def translate_text(
     than the model window is split into window-sized pieces, never cut.
     """
     window = loaded.max_input_tokens
-
-    def count(piece: str) -> int:
-        return int(
-            loaded.adapter.count_tokens(
-                loaded.tokenizer, loaded.spec, piece, task="translate", source=source, target=target
-            )
-        )
-
+    count = _counter(loaded, "translate", source, target)
     parts = _LINE_BREAKS.split(text)
     layout: list[list[str] | str] = []
     segments: list[str] = []
@@ -141,14 +144,7 @@ def summarize_sentences(
     (extract-then-abstract) so the loop always ends.
     """
     window = loaded.max_input_tokens
-
-    def count(piece: str) -> int:
-        return int(
-            loaded.adapter.count_tokens(
-                loaded.tokenizer, loaded.spec, piece, task="summarize", source=language, target=None
-            )
-        )
-
+    count = _counter(loaded, "summarize", language, None)
     chunks = [chunk.text for chunk in pack(sentences, count, window)]
     mapped = len(chunks)
     rounds = 0
@@ -164,7 +160,7 @@ def summarize_sentences(
         chunks = next_chunks
 
 
-def _narrow(sentences: Sequence[str], count: Any, window: int, language: str) -> list[str]:
+def _narrow(sentences: Sequence[str], count: Counter, window: int, language: str) -> list[str]:
     """Selects the most central sentences that fit one window."""
     budget = max(window // 2, 10)
     while True:

@@ -1,4 +1,9 @@
-"""One typed settings object for the server: flags > ``POLYBRIEF_*`` environment > defaults."""
+"""One typed settings object for the server: flags > ``POLYBRIEF_*`` environment > defaults.
+
+This is the only place a default of the server is written: the composition root
+(``server/compose.py``) builds every component from these fields, and the
+``polybrief-server serve`` flags and their help are generated from them.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,10 @@ def _default_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _default_ct2_cache() -> Path:
+    return Path.home() / ".cache" / "polybrief" / "ctranslate2"
+
+
 class Settings(BaseSettings):
     """Server configuration. Every field can be set as ``POLYBRIEF_<NAME>``."""
 
@@ -21,7 +30,9 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 in containers.")
     port: int = Field(50051, ge=0, le=65535, description="Port to bind; 0 picks a free one.")
-    catalog: Path | None = Field(None, description="Model catalogue (TOML); default: shipped.")
+    catalog: Path | None = Field(
+        None, description="Model catalogue (TOML); unset: the catalogue shipped in the package."
+    )
     allow_download: bool = Field(
         False, description="Let the server fetch missing models from the hub at load time."
     )
@@ -52,9 +63,33 @@ class Settings(BaseSettings):
     )
     max_queue: int = Field(4096, ge=1, description="Segments waiting for inference, at most.")
     cache_mb: int = Field(64, ge=0, description="Translation cache budget in MiB (0: off).")
-    max_receive_message_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, description="gRPC receive limit."
+    ct2_cache: Path = Field(
+        default_factory=_default_ct2_cache,
+        description="Where models converted to CTranslate2 are kept.",
     )
+    max_receive_message_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="gRPC receive limit: above the largest valid request (100,000 characters "
+        "are at most 400 KB of UTF-8), so only an abusive message meets it.",
+    )
+    max_send_message_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="gRPC send limit.")
+    max_text_characters: int = Field(
+        100_000, ge=1, description="Characters of a Summarize text, at most."
+    )
+    max_translate_items: int = Field(
+        64, ge=1, description="Texts of a Translate or DetectLanguage call, at most."
+    )
+    max_item_characters: int = Field(
+        20_000, ge=1, description="Characters of one Translate text, at most."
+    )
+    max_total_characters: int = Field(
+        100_000, ge=1, description="Characters of all texts of one Translate call, at most."
+    )
+    max_target_languages: int = Field(8, ge=1, description="Target languages of one call.")
+    min_words: int = Field(10, ge=1, description="Smallest word budget a brief may ask for.")
+    max_words: int = Field(400, ge=1, description="Largest word budget a brief may ask for.")
+    default_words: int = Field(60, ge=1, description="Word budget of a brief that sends none.")
     max_generated_tokens: int = Field(
         1024, ge=8, description="Tokens a model may generate for one segment, at most."
     )
@@ -89,6 +124,12 @@ class Settings(BaseSettings):
         description="API key file (TOML, hashed keys; see `polybrief keys new`): every call "
         "but health then needs `authorization: Bearer <key>`.",
     )
+
+    @model_validator(mode="after")
+    def _word_budgets_ordered(self) -> Settings:
+        if not self.min_words <= self.default_words <= self.max_words:
+            raise ValueError("min_words <= default_words <= max_words is required")
+        return self
 
     @model_validator(mode="after")
     def _files_complete_and_readable(self) -> Settings:

@@ -1,6 +1,6 @@
 """What the engine reports as it works, for metrics; the engine knows no metrics library.
 
-The server passes an implementation (Prometheus, see ``api/metrics.py``); without one,
+The server passes an implementation (Prometheus, see ``observability/metrics.py``); without one,
 nothing is recorded.
 """
 

@@ -3,6 +3,7 @@ model runs. Raises InvalidRequest listing every offending field at once."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from polybrief.service.domain import (
@@ -14,7 +15,7 @@ from polybrief.service.domain import (
 )
 from polybrief.service.errors import InvalidRequest
 from polybrief.service.languages import LanguageCodeError, normalize_code
-from polybrief.service.text.clean import clean, has_content
+from polybrief.service.text.clean import Cleaned, clean, has_content
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,6 @@ class CleanSummarize:
 @dataclass(frozen=True)
 class CleanTranslate:
     texts: tuple[str, ...]
-    removed_control_characters: tuple[int, ...]
     target_language: str
     source_language: str
     model: str
@@ -51,25 +51,37 @@ def _language(raw: str, field_name: str, violations: Violations, *, required: bo
         return ""
 
 
-def _text(raw: str, field_name: str, max_chars: int, violations: Violations) -> tuple[str, int]:
+def _text(raw: str, field_name: str, max_chars: int, violations: Violations) -> Cleaned:
+    """The cleaned text. One without letters or digits passes: translation returns it
+    unchanged; summarisation refuses it itself."""
     cleaned = clean(raw)
     if not cleaned.text.strip():
         violations.add(field_name, "must not be empty or whitespace only")
-    elif not has_content(cleaned.text):
-        # Allowed for translation (returned unchanged); summarisation checks separately.
-        pass
     if len(cleaned.text) > max_chars:
         violations.add(
             field_name,
             f"{len(cleaned.text)} characters; the limit is {max_chars} (split the input)",
         )
-    return cleaned.text, cleaned.removed_control_characters
+    return cleaned
+
+
+def _texts(raw: Sequence[str], limits: Limits, violations: Violations) -> list[str]:
+    """The cleaned items of a ``texts`` field (translation, detection)."""
+    if not raw:
+        violations.add("texts", "at least one text is required")
+    if len(raw) > limits.max_translate_items:
+        violations.add("texts", f"{len(raw)} items; at most {limits.max_translate_items}")
+    return [
+        _text(item, f"texts[{index}]", limits.max_item_characters, violations).text
+        for index, item in enumerate(raw[: limits.max_translate_items])
+    ]
 
 
 def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummarize:
     """Normalises a summarisation request or raises InvalidRequest."""
     v = Violations()
-    text, removed = _text(request.text, "text", limits.max_text_characters, v)
+    cleaned = _text(request.text, "text", limits.max_text_characters, v)
+    text = cleaned.text
     if text.strip() and not has_content(text):
         v.add("text", "has no letters or digits: nothing to summarise")
     targets: list[str] = []
@@ -92,7 +104,7 @@ def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummar
         raise InvalidRequest(v.items)
     return CleanSummarize(
         text=text,
-        removed_control_characters=removed,
+        removed_control_characters=cleaned.removed_control_characters,
         input_characters=len(request.text),
         target_languages=tuple(targets),
         source_language=source,
@@ -106,18 +118,8 @@ def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummar
 def validate_translate(request: TranslateRequest, limits: Limits) -> CleanTranslate:
     """Normalises a translation request or raises InvalidRequest."""
     v = Violations()
-    if not request.texts:
-        v.add("texts", "at least one text is required")
-    if len(request.texts) > limits.max_translate_items:
-        v.add("texts", f"{len(request.texts)} items; at most {limits.max_translate_items}")
-    texts: list[str] = []
-    removed: list[int] = []
-    total = 0
-    for index, raw in enumerate(request.texts[: limits.max_translate_items]):
-        text, count = _text(raw, f"texts[{index}]", limits.max_item_characters, v)
-        texts.append(text)
-        removed.append(count)
-        total += len(text)
+    texts = _texts(request.texts, limits, v)
+    total = sum(len(text) for text in texts)
     if total > limits.max_total_characters:
         v.add("texts", f"{total} characters in total; the limit is {limits.max_total_characters}")
     target = _language(request.target_language, "target_language", v, required=True)
@@ -126,7 +128,6 @@ def validate_translate(request: TranslateRequest, limits: Limits) -> CleanTransl
         raise InvalidRequest(v.items)
     return CleanTranslate(
         texts=tuple(texts),
-        removed_control_characters=tuple(removed),
         target_language=target,
         source_language=source,
         model=request.model.strip(),
@@ -136,14 +137,7 @@ def validate_translate(request: TranslateRequest, limits: Limits) -> CleanTransl
 def validate_detect(texts: tuple[str, ...], limits: Limits) -> tuple[str, ...]:
     """Cleans texts for language detection or raises InvalidRequest."""
     v = Violations()
-    if not texts:
-        v.add("texts", "at least one text is required")
-    if len(texts) > limits.max_translate_items:
-        v.add("texts", f"{len(texts)} items; at most {limits.max_translate_items}")
-    cleaned = [
-        _text(raw, f"texts[{i}]", limits.max_item_characters, v)[0]
-        for i, raw in enumerate(texts[: limits.max_translate_items])
-    ]
+    cleaned = _texts(texts, limits, v)
     if v.items:
         raise InvalidRequest(v.items)
     return tuple(cleaned)

@@ -1,11 +1,24 @@
-"""Converts protobuf messages to engine dataclasses and back; nothing else."""
+"""Converts protobuf messages to engine dataclasses and back; nothing else.
+
+Fields are copied by name between a dataclass and its message (``_domain``,
+``_message``); only enums, nested messages and renamed fields are written out.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from google.protobuf.message import Message
 from polybrief.service import domain as d
 from polybrief.v1 import polybrief_pb2 as pb
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_D = TypeVar("_D", bound="DataclassInstance")
+_M = TypeVar("_M", bound=Message)
 
 _MODE_IN = {
     pb.SUMMARY_MODE_UNSPECIFIED: d.Mode.ABSTRACTIVE,
@@ -36,49 +49,43 @@ _STATE = {
 }
 
 
+def _domain(cls: type[_D], msg: Message, **given: Any) -> _D:
+    """A ``cls`` whose fields are read from the fields of ``msg`` of the same name
+    (repeated ones as tuples), except the ``given`` ones."""
+    fields = (f.name for f in dataclasses.fields(cls) if f.name not in given)
+    copied = {name: _plain(getattr(msg, name)) for name in fields}
+    return cls(**copied, **given)
+
+
+def _plain(value: Any) -> Any:
+    """A repeated (scalar) field's values as a tuple; any other value as it is."""
+    return tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
+
+
+def _message(cls: type[_M], value: DataclassInstance, **given: Any) -> _M:
+    """A ``cls`` message with every field of ``value`` that it has (by name) and the
+    ``given`` ones (enums, nested messages, fields named otherwise)."""
+    names = cls.DESCRIPTOR.fields_by_name
+    shared = (f.name for f in dataclasses.fields(value) if f.name in names and f.name not in given)
+    return cls(**{name: getattr(value, name) for name in shared}, **given)
+
+
 def summarize_request(msg: pb.SummarizeRequest) -> d.SummarizeRequest:
-    return d.SummarizeRequest(
-        text=msg.text,
-        target_languages=tuple(msg.target_languages),
-        source_language=msg.source_language,
-        max_words=msg.max_words,
-        # An enum value unknown to this server version is read as the default mode.
-        mode=_MODE_IN.get(msg.mode, d.Mode.ABSTRACTIVE),
-        model=msg.model,
-        translation_model=msg.translation_model,
-    )
+    # An enum value unknown to this server version is read as the default mode.
+    return _domain(d.SummarizeRequest, msg, mode=_MODE_IN.get(msg.mode, d.Mode.ABSTRACTIVE))
 
 
 def translate_request(msg: pb.TranslateRequest) -> d.TranslateRequest:
-    return d.TranslateRequest(
-        texts=tuple(msg.texts),
-        target_language=msg.target_language,
-        source_language=msg.source_language,
-        model=msg.model,
-    )
+    return _domain(d.TranslateRequest, msg)
 
 
 def route(value: d.Route) -> pb.Route:
-    return pb.Route(
-        kind=_ROUTE[value.kind],
-        pivot_language=value.pivot_language,
-        steps=[
-            pb.Step(
-                kind=_STEP[s.kind],
-                model=s.model,
-                source_language=s.source_language,
-                target_language=s.target_language,
-                segments=s.segments,
-            )
-            for s in value.steps
-        ],
-    )
+    steps = [_message(pb.Step, s, kind=_STEP[s.kind]) for s in value.steps]
+    return _message(pb.Route, value, kind=_ROUTE[value.kind], steps=steps)
 
 
 def item_error(value: d.ItemError | None) -> pb.ItemError | None:
-    if value is None:
-        return None
-    return pb.ItemError(code=value.code, message=value.message, model=value.model, hint=value.hint)
+    return None if value is None else _message(pb.ItemError, value)
 
 
 def detection(value: d.Detection | None) -> pb.DetectedLanguage | None:
@@ -86,96 +93,55 @@ def detection(value: d.Detection | None) -> pb.DetectedLanguage | None:
 
 
 def _detection(value: d.Detection) -> pb.DetectedLanguage:
-    return pb.DetectedLanguage(
-        language=value.language,
-        confidence=value.confidence,
-        reliable=value.reliable,
-        candidates=[pb.LanguageGuess(language=c, confidence=p) for c, p in value.candidates],
-    )
+    guesses = [pb.LanguageGuess(language=c, confidence=p) for c, p in value.candidates]
+    return _message(pb.DetectedLanguage, value, candidates=guesses)
+
+
+def _brief(b: d.Brief) -> pb.Brief:
+    mode = _MODE_OUT[b.mode]
+    return _message(pb.Brief, b, mode=mode, route=route(b.route), error=item_error(b.error))
 
 
 def summarize_response(value: d.SummarizeResult) -> pb.SummarizeResponse:
-    p = value.pipeline
-    return pb.SummarizeResponse(
-        source_language=value.source_language,
+    return _message(
+        pb.SummarizeResponse,
+        value,
         detected_language=detection(value.detected),
-        pipeline=pb.PipelineReport(
-            input_characters=p.input_characters,
-            removed_control_characters=p.removed_control_characters,
-            paragraphs=p.paragraphs,
-            duplicate_paragraphs_removed=p.duplicate_paragraphs_removed,
-            duplicate_sentences_removed=p.duplicate_sentences_removed,
-            sentences=p.sentences,
-            chunks_summarized=p.chunks_summarized,
-            reduce_rounds=p.reduce_rounds,
-        ),
-        briefs=[
-            pb.Brief(
-                language=b.language,
-                text=b.text,
-                mode=_MODE_OUT[b.mode],
-                fallback_reason=b.fallback_reason,
-                route=route(b.route),
-                error=item_error(b.error),
-            )
-            for b in value.briefs
-        ],
+        pipeline=_message(pb.PipelineReport, value.pipeline),
+        briefs=[_brief(b) for b in value.briefs],
+    )
+
+
+def _translation(t: d.Translation) -> pb.Translation:
+    detected = detection(t.detected)
+    return _message(
+        pb.Translation,
+        t,
+        detected_language=detected,
+        route=route(t.route),
+        error=item_error(t.error),
     )
 
 
 def translate_response(value: d.TranslateResult) -> pb.TranslateResponse:
-    return pb.TranslateResponse(
-        target_language=value.target_language,
-        translations=[
-            pb.Translation(
-                text=t.text,
-                source_language=t.source_language,
-                detected_language=detection(t.detected),
-                route=route(t.route),
-                error=item_error(t.error),
-            )
-            for t in value.translations
-        ],
-    )
+    translations = [_translation(t) for t in value.translations]
+    return _message(pb.TranslateResponse, value, translations=translations)
 
 
 def detect_response(values: list[d.Detection]) -> pb.DetectLanguageResponse:
     return pb.DetectLanguageResponse(detections=[_detection(v) for v in values])
 
 
+def _model(m: d.ModelInfo) -> pb.ModelInfo:
+    pairs = [pb.LanguagePair(source_language=p.source, target_language=p.target) for p in m.pairs]
+    return _message(pb.ModelInfo, m, pairs=pairs, state=_STATE[m.state])
+
+
 def capabilities_response(value: d.Capabilities) -> pb.ListCapabilitiesResponse:
-    lim = value.limits
-    return pb.ListCapabilitiesResponse(
-        pivot_language=value.pivot_language,
-        languages=[
-            pb.LanguageInfo(
-                code=lang.code,
-                name=lang.name,
-                translate_source=lang.translate_source,
-                translate_target=lang.translate_target,
-                summarize_abstractive=lang.summarize_abstractive,
-            )
-            for lang in value.languages
-        ],
-        models=[
-            pb.ModelInfo(
-                id=m.id,
-                family=m.family,
-                tasks=m.tasks,
-                source=m.source,
-                revision=m.revision,
-                license=m.license,
-                pairs=[
-                    pb.LanguagePair(source_language=p.source, target_language=p.target)
-                    for p in m.pairs
-                ],
-                summary_languages=m.summary_languages,
-                languages=m.languages,
-                state=_STATE[m.state],
-                state_detail=m.state_detail,
-                max_input_tokens=m.max_input_tokens,
-            )
-            for m in value.models
-        ],
-        limits=pb.Limits(**dataclasses.asdict(lim)),
+    return _message(
+        pb.ListCapabilitiesResponse,
+        value,
+        languages=[_message(pb.LanguageInfo, lang) for lang in value.languages],
+        models=[_model(m) for m in value.models],
+        limits=_message(pb.Limits, value.limits),
     )

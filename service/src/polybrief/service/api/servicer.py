@@ -32,8 +32,9 @@ Req = TypeVar("Req", bound=message.Message)
 class PolybriefServicer:
     """Implements polybrief.v1.Polybrief over an Engine.
 
-    Admission control: at most ``max_concurrent_calls`` calls run at once; one more is
-    refused at once with RESOURCE_EXHAUSTED and a RetryInfo, never queued. Calls that
+    Admission control: at most ``max_concurrent_calls`` calls run at once (a call runs
+    until its response is sent); one more is refused at once with RESOURCE_EXHAUSTED and
+    a RetryInfo, never queued. Calls that
     send no deadline get ``default_deadline_s``.
     """
 
@@ -42,8 +43,8 @@ class PolybriefServicer:
         engine: Engine,
         executor: Executor,
         *,
-        max_concurrent_calls: int = 64,
-        default_deadline_s: float = 120.0,
+        max_concurrent_calls: int,
+        default_deadline_s: float,
     ) -> None:
         self.engine = engine
         self.executor = executor
@@ -66,12 +67,19 @@ class PolybriefServicer:
         except PolybriefError as exc:
             await context.abort_with_status(to_status(exc))
         gone = threading.Event()
-        context.add_done_callback(lambda _: gone.set())
+        self.inflight += 1
+
+        def finished(_: object) -> None:
+            # Runs once the response (or error) has been sent: until then the call is in
+            # flight, and a draining server must not cut it.
+            gone.set()
+            self.inflight -= 1
+
+        context.add_done_callback(finished)
         remaining = context.time_remaining()
         call = CallContext.with_timeout(
             self.default_deadline_s if remaining is None else remaining, gone.is_set
         )
-        self.inflight += 1
         started = time.monotonic()
         try:
             job = contextvars.copy_context()  # the request id follows the call into logs
@@ -81,7 +89,6 @@ class PolybriefServicer:
             await context.abort_with_status(to_status(exc))
             raise  # unreachable: abort_with_status raises
         finally:
-            self.inflight -= 1
             self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * (time.monotonic() - started)
 
     async def Summarize(

@@ -10,7 +10,6 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from polybrief.service.api.logs import REQUEST_ID, REQUEST_ID_HEADER
 from polybrief.service.errors import (
     Cancelled,
     DeadlineExpired,
@@ -25,6 +24,7 @@ from polybrief.service.errors import (
     QuotaExceeded,
     Unauthenticated,
 )
+from polybrief.service.observability.logs import REQUEST_ID, REQUEST_ID_HEADER
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,9 +87,6 @@ class TransformersBackend:
     def __init__(self, spec: ModelSpec, tokenizer: Any, model: Any, adapter: FamilyAdapter) -> None:
         self.spec, self.tokenizer, self.model, self.adapter = spec, tokenizer, model, adapter
 
-    def run(self, texts: Sequence[str], task: Task) -> list[str]:
-        return self.generate(texts, task).outputs
-
     def generate(self, texts: Sequence[str], task: Task) -> Generated:
         import torch
 
@@ -119,20 +115,19 @@ def ct2_device(compute_type: str) -> tuple[str, str]:
     return device, compute_type
 
 
-def ct2_dir(spec: ModelSpec, source_dir: str, quantization: str) -> Path:
-    """Where the converted model is cached: one folder per source, revision and quantisation."""
-    root = Path(
-        os.environ.get("POLYBRIEF_CT2_CACHE", Path.home() / ".cache" / "polybrief" / "ctranslate2")
-    )
+def ct2_dir(spec: ModelSpec, source_dir: str, quantization: str, root: Path) -> Path:
+    """Where the converted model is kept under ``root``: one folder per source, revision
+    and quantisation."""
     digest = hashlib.sha256(f"{source_dir}|{spec.revision}|{quantization}".encode()).hexdigest()[
         :12
     ]
     return root / f"{spec.id}-{quantization}-{digest}"
 
 
-def convert_to_ct2(spec: ModelSpec, source_dir: str, quantization: str) -> Path:
-    """Converts a Hugging Face checkpoint to CTranslate2 once; later calls reuse the folder."""
-    out = ct2_dir(spec, source_dir, quantization)
+def convert_to_ct2(spec: ModelSpec, source_dir: str, quantization: str, root: Path) -> Path:
+    """Converts a Hugging Face checkpoint to CTranslate2 once, into a folder under ``root``;
+    later calls reuse the folder."""
+    out = ct2_dir(spec, source_dir, quantization, root)
     if (out / "model.bin").is_file():
         return out
     import ctranslate2
@@ -177,9 +172,6 @@ class CTranslate2Backend:
         self.translator = ctranslate2.Translator(
             str(model_dir), device=device, compute_type=compute_type, intra_threads=threads
         )
-
-    def run(self, texts: Sequence[str], task: Task) -> list[str]:
-        return self.generate(texts, task).outputs
 
     def generate(self, texts: Sequence[str], task: Task) -> Generated:
         prepared = _prepare(self.adapter, self.tokenizer, self.spec, texts, task)

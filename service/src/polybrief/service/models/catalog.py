@@ -67,11 +67,6 @@ class ModelSpec:
     backend: str = "transformers"
     compute_type: str = "auto"
 
-    @property
-    def is_multilingual(self) -> bool:
-        """True for many-to-many models (languages given rather than pairs)."""
-        return bool(self.languages) and "translate" in self.tasks
-
     def translation_pairs(self) -> tuple[tuple[str, str], ...]:
         """Every (source, target) pair this model translates."""
         if "translate" not in self.tasks:

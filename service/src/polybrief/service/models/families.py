@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from polybrief.service.errors import UnsupportedRoute
 from polybrief.service.models.catalog import ModelSpec
@@ -92,22 +92,56 @@ class Prepared:
     generate_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-class FamilyAdapter(Protocol):
-    """What the engine needs from a family."""
+def _token_id(tokenizer: Any, token: str) -> int | None:
+    """The id of a whole token, or None when the vocabulary lacks it."""
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if token_id is None or token_id == tokenizer.unk_token_id:
+        return None
+    return int(token_id)
 
-    name: str
+
+def _check_pair(spec: ModelSpec, source: str, target: str) -> None:
+    if not spec.serves_pair(source, target):
+        served = ", ".join(f"{s}→{t}" for s, t in spec.translation_pairs()[:20])
+        raise UnsupportedRoute(
+            f"model {spec.id!r} does not translate {source}→{target}; it serves {served}"
+        )
+
+
+class FamilyAdapter:
+    """What the engine needs from a family: ``generate``'s inputs and token counts.
+
+    A family says how texts become input ids (``_input_ids``) and which ``generate``
+    arguments pick the output language (``_language_kwargs``). Preparing a batch and
+    counting one text both go through ``_input_ids``, so a count is exactly what the model
+    is fed.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _input_ids(
+        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str | None
+    ) -> list[list[int]]:
+        """Unpadded input ids of each text; ``target`` None for a summary in ``source``."""
+        raise NotImplementedError
+
+    def _language_kwargs(self, tokenizer: Any, language: str) -> dict[str, Any]:
+        """``generate`` arguments making the output ``language``; none by default."""
+        return {}
 
     def prepare_translation(
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str
     ) -> Prepared:
         """Inputs translating ``texts`` from ``source`` to ``target`` (ISO 639-1 codes)."""
-        ...
+        _check_pair(spec, source, target)
+        return self._prepare(tokenizer, spec, texts, source, target)
 
     def prepare_summary(
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], language: str
     ) -> Prepared:
         """Inputs summarising ``texts`` written in ``language``."""
-        ...
+        return self._prepare(tokenizer, spec, texts, language, None)
 
     def count_tokens(
         self,
@@ -120,38 +154,20 @@ class FamilyAdapter(Protocol):
         target: str | None,
     ) -> int:
         """Input tokens ``text`` occupies, prompt, language and special tokens included."""
-        ...
+        target = target if task == "translate" else None
+        return len(self._input_ids(tokenizer, spec, [text], source, target)[0])
 
-    def supports(self, tokenizer: Any, spec: ModelSpec, language: str) -> bool:
-        """Whether the model can be steered to/from ``language``."""
-        ...
-
-
-def _token_id(tokenizer: Any, token: str) -> int | None:
-    """The id of a whole token, or None when the vocabulary lacks it."""
-    token_id = tokenizer.convert_tokens_to_ids(token)
-    if token_id is None or token_id == tokenizer.unk_token_id:
-        return None
-    return int(token_id)
+    def _prepare(
+        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str | None
+    ) -> Prepared:
+        rows = self._input_ids(tokenizer, spec, texts, source, target)
+        padded = tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt")
+        inputs = {key: padded[key] for key in ("input_ids", "attention_mask")}
+        return Prepared(inputs, self._language_kwargs(tokenizer, target or source))
 
 
-def _tensors(encoded: Any) -> dict[str, Any]:
-    return {key: encoded[key] for key in ("input_ids", "attention_mask")}
-
-
-def _check_pair(spec: ModelSpec, source: str, target: str) -> None:
-    if not spec.serves_pair(source, target):
-        served = ", ".join(f"{s}→{t}" for s, t in spec.translation_pairs()[:20])
-        raise UnsupportedRoute(
-            f"model {spec.id!r} does not translate {source}→{target}; it serves {served}"
-        )
-
-
-class PlainFamily:
+class PlainFamily(FamilyAdapter):
     """Families whose input is the text itself (BART, PEGASUS; base of Marian and T5)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
 
     def _text(self, tokenizer: Any, spec: ModelSpec, text: str, source: str, target: str) -> str:
         """The text as the model reads it for a translation."""
@@ -160,41 +176,15 @@ class PlainFamily:
     def _summary_text(self, spec: ModelSpec, text: str) -> str:
         return text
 
-    def supports(self, tokenizer: Any, spec: ModelSpec, language: str) -> bool:
-        """No language logic: the catalogue says which languages the model knows."""
-        return language in spec.all_languages()
-
-    def prepare_translation(
-        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str
-    ) -> Prepared:
-        """The texts, prepared as the family needs, padded into one batch."""
-        _check_pair(spec, source, target)
-        rows = [self._text(tokenizer, spec, t, source, target) for t in texts]
-        return Prepared(_tensors(tokenizer(rows, padding=True, return_tensors="pt")))
-
-    def prepare_summary(
-        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], language: str
-    ) -> Prepared:
-        """The texts (with the summary prompt, if any), padded into one batch."""
-        rows = [self._summary_text(spec, t) for t in texts]
-        return Prepared(_tensors(tokenizer(rows, padding=True, return_tensors="pt")))
-
-    def count_tokens(
-        self,
-        tokenizer: Any,
-        spec: ModelSpec,
-        text: str,
-        *,
-        task: str,
-        source: str,
-        target: str | None,
-    ) -> int:
-        """Length of the encoded input, special tokens included."""
-        if task == "translate" and target is not None:
-            text = self._text(tokenizer, spec, text, source, target)
+    def _input_ids(
+        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str | None
+    ) -> list[list[int]]:
+        """The texts (with the family's prompt or token, if any), special tokens added."""
+        if target is None:
+            rows = [self._summary_text(spec, t) for t in texts]
         else:
-            text = self._summary_text(spec, text)
-        return len(tokenizer(text)["input_ids"])
+            rows = [self._text(tokenizer, spec, t, source, target) for t in texts]
+        return [list(ids) for ids in tokenizer(rows)["input_ids"]]
 
 
 def _marian_codes(tokenizer: Any) -> set[str]:
@@ -242,14 +232,6 @@ class MarianFamily(PlainFamily):
             )
         return text
 
-    def supports(self, tokenizer: Any, spec: ModelSpec, language: str) -> bool:
-        """Target languages of multi-target models need a token; otherwise the catalogue."""
-        if marian_target_token(tokenizer, language) is not None:
-            return True
-        targets = {t for _, t in spec.translation_pairs()}
-        sources = {s for s, _ in spec.translation_pairs()}
-        return language in sources or (len(targets) == 1 and language in targets)
-
 
 class PromptFamily(PlainFamily):
     """T5 and mT5: the task is a text prompt ("summarize: ", "translate English to German: ")."""
@@ -271,12 +253,13 @@ class PromptFamily(PlainFamily):
         return f"{prefix}{text}"
 
 
-class LanguageTokenFamily:
+class LanguageTokenFamily(FamilyAdapter):
     """M2M100, NLLB and mBART-50: a source-language token around the input and the
-    target-language token forced as the first generated token."""
+    target-language token forced as the first generated token (for a summary, the
+    text's own language, as mBART/NLLB summarisers expect)."""
 
     def __init__(self, name: str, codes: dict[str, str] | None, template: str) -> None:
-        self.name = name
+        super().__init__(name)
         self.codes = codes
         self.template = template
 
@@ -300,12 +283,10 @@ class LanguageTokenFamily:
             )
         return token_id
 
-    def supports(self, tokenizer: Any, spec: ModelSpec, language: str) -> bool:
-        """Whether the tokenizer has the language's token."""
-        token = self.language_token(language)
-        return token is not None and _token_id(tokenizer, token) is not None
-
-    def _rows(self, tokenizer: Any, texts: Sequence[str], source: str) -> list[list[int]]:
+    def _input_ids(
+        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str | None
+    ) -> list[list[int]]:
+        """The body with the source-language token and ``</s>``."""
         lang = self.language_id(tokenizer, source)
         eos = int(tokenizer.eos_token_id)
         bodies = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
@@ -313,37 +294,8 @@ class LanguageTokenFamily:
             return [[*body, eos, lang] for body in bodies]
         return [[lang, *body, eos] for body in bodies]
 
-    def _batch(self, tokenizer: Any, texts: Sequence[str], source: str) -> dict[str, Any]:
-        rows = self._rows(tokenizer, texts, source)
-        return _tensors(tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt"))
-
-    def prepare_translation(
-        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str
-    ) -> Prepared:
-        """Source-language token around each text; the target's token forced first."""
-        _check_pair(spec, source, target)
-        forced = self.language_id(tokenizer, target)
-        return Prepared(self._batch(tokenizer, texts, source), {"forced_bos_token_id": forced})
-
-    def prepare_summary(
-        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], language: str
-    ) -> Prepared:
-        """Like a translation into the same language (as mBART/NLLB summarisers expect)."""
-        forced = self.language_id(tokenizer, language)
-        return Prepared(self._batch(tokenizer, texts, language), {"forced_bos_token_id": forced})
-
-    def count_tokens(
-        self,
-        tokenizer: Any,
-        spec: ModelSpec,
-        text: str,
-        *,
-        task: str,
-        source: str,
-        target: str | None,
-    ) -> int:
-        """Length of the body plus the language token and ``</s>``."""
-        return len(self._rows(tokenizer, [text], source)[0])
+    def _language_kwargs(self, tokenizer: Any, language: str) -> dict[str, Any]:
+        return {"forced_bos_token_id": self.language_id(tokenizer, language)}
 
 
 _ADAPTERS: dict[str, FamilyAdapter] = {
@@ -364,8 +316,3 @@ def adapter_for(family: str) -> FamilyAdapter:
         return _ADAPTERS[family]
     except KeyError:
         raise ValueError(f"unknown family {family!r}; supported: {', '.join(_ADAPTERS)}") from None
-
-
-def supports_language(family: str, tokenizer: Any, spec: ModelSpec, code: str) -> bool:
-    """Whether a loaded model of ``family`` can read or write ``code`` (ISO 639-1)."""
-    return adapter_for(family).supports(tokenizer, spec, code)

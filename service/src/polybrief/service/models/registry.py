@@ -9,7 +9,9 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from polybrief.service.domain import ModelState
@@ -87,10 +89,12 @@ class ModelRegistry:
         *,
         allow_download: bool,
         max_loaded: int,
-        threads: int = 1,
+        threads: int,
+        ct2_cache: Path,
         telemetry: Telemetry | None = None,
     ) -> None:
         self.threads = threads
+        self.ct2_cache = ct2_cache
         self.telemetry: Telemetry = telemetry or NoTelemetry()
         self.catalog = catalog
         self.allow_download = allow_download
@@ -102,6 +106,17 @@ class ModelRegistry:
         # and two concurrent loads left one model failing every call ("Tensor on device
         # cpu is not on the expected device meta!").
         self._loading = threading.Lock()
+        self._load_listeners: list[Callable[[str, bool], None]] = []
+
+    def on_load(self, listener: Callable[[str, bool], None]) -> None:
+        """Calls ``listener(model_id, ok)`` on the loading thread after every load attempt
+        (per-model health follows them)."""
+        self._load_listeners.append(listener)
+
+    def _loaded_event(self, model_id: str, seconds: float, *, ok: bool) -> None:
+        self.telemetry.model_loaded(model_id, seconds, ok)
+        for listener in self._load_listeners:
+            listener(model_id, ok)
 
     def spec(self, model_id: str) -> ModelSpec:
         spec = self.catalog.get(model_id)
@@ -189,10 +204,10 @@ class ModelRegistry:
             log.exception("loading model %s from %s failed", spec.id, where)
             with self._guard:
                 self._failed[spec.id] = reason
-            self.telemetry.model_loaded(spec.id, time.perf_counter() - started, ok=False)
+            self._loaded_event(spec.id, time.perf_counter() - started, ok=False)
             raise ModelLoadFailed(spec.id, reason) from exc
         seconds = time.perf_counter() - started
-        self.telemetry.model_loaded(spec.id, seconds, ok=True)
+        self._loaded_event(spec.id, seconds, ok=True)
         window = input_window(spec, config, tokenizer)
         # The engine chunks every input to `window` itself; this stops the tokenizer from
         # warning about over-long text while chunks are being measured.
@@ -231,7 +246,9 @@ class ModelRegistry:
             generation = GenerationConfig.from_pretrained(directory)
         except OSError:  # no generation_config.json: derived from the model config
             generation = GenerationConfig.from_model_config(config)
-        converted = convert_to_ct2(spec, directory, ct2_device(spec.compute_type)[1])
+        converted = convert_to_ct2(
+            spec, directory, ct2_device(spec.compute_type)[1], self.ct2_cache
+        )
         return CTranslate2Backend(
             spec,
             tokenizer,

@@ -35,15 +35,23 @@ BYTE_PIECE = re.compile(r"<0x[0-9A-F]{2}>")
 WINDOW = 128
 LICENSE = "apache-2.0 (tiny random weights, built locally)"
 GENERATION = {"num_beams": 1, "do_sample": False, "max_new_tokens": 12, "min_new_tokens": 4}
-SIZE: dict[str, Any] = {
-    "d_model": 32,
-    "encoder_layers": 1,
-    "decoder_layers": 1,
-    "encoder_attention_heads": 2,
-    "decoder_attention_heads": 2,
-    "encoder_ffn_dim": 64,
-    "decoder_ffn_dim": 64,
-}
+
+
+def architecture(d_model: int, layers: tuple[int, int], heads: int, ffn: int) -> dict[str, Any]:
+    """Sizes of a BART-like configuration; ``layers`` is (encoder, decoder), both sides
+    share the rest."""
+    return {
+        "d_model": d_model,
+        "encoder_layers": layers[0],
+        "decoder_layers": layers[1],
+        "encoder_attention_heads": heads,
+        "decoder_attention_heads": heads,
+        "encoder_ffn_dim": ffn,
+        "decoder_ffn_dim": ffn,
+    }
+
+
+SIZE = architecture(32, (1, 1), 2, 64)
 
 
 def corpus_lines() -> list[str]:
@@ -106,9 +114,48 @@ def _save(out: Path, model: Any, tokenizer: Any, special_ids: Iterable[int]) -> 
     tokenizer.save_pretrained(out)
 
 
-def _specials(tokenizer: Any, keep: Iterable[int] = ()) -> list[int]:
-    kept = set(keep)
-    return [i for i in tokenizer.all_special_ids if i not in kept]
+def _ids(tokenizer: Any, decoder_start: str) -> dict[str, Any]:
+    """The configuration's special ids, the tokenizer's own; the decoder starts with its
+    ``decoder_start`` ("eos" or "pad") token."""
+    return {
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "decoder_start_token_id": getattr(tokenizer, f"{decoder_start}_token_id"),
+    }
+
+
+def _build(
+    out: Path,
+    tokenizer: Any,
+    config_class: Any,
+    model_class: Any,
+    quiet: Iterable[int] | None = None,
+    **config: Any,
+) -> None:
+    """Saves a random-weight ``model_class`` of SIZE with a WINDOW-token window and the
+    tokenizer's vocabulary; ``config`` adds to (or overrides) that configuration. The
+    ``quiet`` output ids (default: every special token) are never generated."""
+    settings = {"vocab_size": len(tokenizer), "max_position_embeddings": WINDOW, **SIZE}
+    model = model_class(config_class(**{**settings, **config}))
+    _save(out, model, tokenizer, tokenizer.all_special_ids if quiet is None else quiet)
+
+
+def train_byte_bpe(out: Path, lines: Iterable[str]) -> None:
+    """Trains a byte-level BPE vocabulary (BART's) on ``lines``; writes ``vocab.json`` and
+    ``merges.txt`` into ``out``."""
+    from tokenizers import ByteLevelBPETokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        lines,
+        vocab_size=1000,
+        min_frequency=1,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        show_progress=False,
+    )
+    bpe.save_model(str(out))
 
 
 def _marian(
@@ -136,19 +183,20 @@ def _marian(
         model_max_length=WINDOW,
     )
     pad = vocab["<pad>"]
-    config = MarianConfig(
+    _build(
+        out,
+        tokenizer,
+        MarianConfig,
+        MarianMTModel,
+        [pad, vocab["<unk>"], *(vocab[t] for t in targets)],
         vocab_size=len(vocab),
         decoder_vocab_size=len(vocab),
-        max_position_embeddings=WINDOW,
         pad_token_id=pad,
         eos_token_id=vocab["</s>"],
         decoder_start_token_id=pad,
         forced_eos_token_id=vocab["</s>"],
         share_encoder_decoder_embeddings=True,
-        **SIZE,
     )
-    model = MarianMTModel(config)
-    _save(out, model, tokenizer, [pad, vocab["<unk>"], *(vocab[t] for t in targets)])
 
 
 def _m2m100(out: Path, spm_bytes: bytes, processor: Any) -> None:
@@ -169,17 +217,15 @@ def _m2m100(out: Path, spm_bytes: bytes, processor: Any) -> None:
         additional_special_tokens=[f"__{c}__" for c in FAIRSEQ_LANGUAGE_CODES["m2m100"]],
     )
     lang_ids = list(tokenizer.lang_token_to_id.values())
-    config = M2M100Config(
+    _build(
+        out,
+        tokenizer,
+        M2M100Config,
+        M2M100ForConditionalGeneration,
+        [0, 1, 3, *lang_ids],  # <s>, <pad>, <unk> and the language tokens
         vocab_size=max(max(lang_ids) + 1, len(tokenizer.get_vocab())),
-        max_position_embeddings=WINDOW,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        decoder_start_token_id=2,
-        **SIZE,
+        **_ids(tokenizer, "eos"),
     )
-    model = M2M100ForConditionalGeneration(config)
-    _save(out, model, tokenizer, [0, 1, 3, *lang_ids])
 
 
 def _nllb(out: Path, spm_bytes: bytes) -> None:
@@ -193,17 +239,7 @@ def _nllb(out: Path, spm_bytes: bytes) -> None:
     tokenizer = NllbTokenizer.from_pretrained(
         str(out), additional_special_tokens=list(FAIRSEQ_LANGUAGE_CODES), model_max_length=WINDOW
     )
-    config = M2M100Config(
-        vocab_size=len(tokenizer),
-        max_position_embeddings=WINDOW,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.eos_token_id,
-        **SIZE,
-    )
-    model = M2M100ForConditionalGeneration(config)
-    _save(out, model, tokenizer, _specials(tokenizer))
+    _build(out, tokenizer, M2M100Config, M2M100ForConditionalGeneration, **_ids(tokenizer, "eos"))
 
 
 def _mbart50(out: Path, processor: Any) -> None:
@@ -212,17 +248,7 @@ def _mbart50(out: Path, processor: Any) -> None:
     tokenizer = MBart50Tokenizer(
         vocab=_pieces(processor), src_lang="en_XX", tgt_lang="fr_XX", model_max_length=WINDOW
     )
-    config = MBartConfig(
-        vocab_size=len(tokenizer),
-        max_position_embeddings=WINDOW,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.eos_token_id,
-        **SIZE,
-    )
-    model = MBartForConditionalGeneration(config)
-    _save(out, model, tokenizer, _specials(tokenizer))
+    _build(out, tokenizer, MBartConfig, MBartForConditionalGeneration, **_ids(tokenizer, "eos"))
 
 
 def _t5(out: Path, processor: Any, multilingual: bool) -> None:
@@ -250,13 +276,11 @@ def _t5(out: Path, processor: Any, multilingual: bool) -> None:
         num_layers=1,
         num_decoder_layers=1,
         num_heads=2,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=not multilingual,
+        **_ids(tokenizer, "pad"),
     )
     model = model_class(config)
-    _save(out, model, tokenizer, _specials(tokenizer))
+    _save(out, model, tokenizer, tokenizer.all_special_ids)
 
 
 def _pegasus(out: Path, processor: Any) -> None:
@@ -269,46 +293,17 @@ def _pegasus(out: Path, processor: Any) -> None:
         p for p in _pieces(processor) if p[0] not in ("<unk>", "<s>", "</s>")
     ]
     tokenizer = PegasusTokenizer(vocab=vocab, model_max_length=WINDOW)
-    config = PegasusConfig(
-        vocab_size=len(tokenizer),
-        max_position_embeddings=WINDOW,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
-        **SIZE,
-    )
-    model = PegasusForConditionalGeneration(config)
-    _save(out, model, tokenizer, _specials(tokenizer))
+    _build(out, tokenizer, PegasusConfig, PegasusForConditionalGeneration, **_ids(tokenizer, "pad"))
 
 
 def _bart(out: Path, lines: list[str]) -> None:
-    from tokenizers import ByteLevelBPETokenizer
     from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer
 
-    out.mkdir(parents=True, exist_ok=True)
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        lines,
-        vocab_size=1000,
-        min_frequency=1,
-        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-        show_progress=False,
-    )
-    bpe.save_model(str(out))
+    train_byte_bpe(out, lines)
     tokenizer = BartTokenizer(
         str(out / "vocab.json"), str(out / "merges.txt"), model_max_length=WINDOW
     )
-    config = BartConfig(
-        vocab_size=len(tokenizer),
-        max_position_embeddings=WINDOW,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        decoder_start_token_id=2,
-        **SIZE,
-    )
-    model = BartForConditionalGeneration(config)
-    _save(out, model, tokenizer, _specials(tokenizer))
+    _build(out, tokenizer, BartConfig, BartForConditionalGeneration, **_ids(tokenizer, "eos"))
 
 
 def _entry(model_id: str, family: str, **fields: Any) -> str:

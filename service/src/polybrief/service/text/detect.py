@@ -164,8 +164,3 @@ def detect_language(text: str) -> Detection:
     weight = len(letters) + sum(1 for c in letters if _DENSE_SCRIPT.match(c))
     reliable = best in known and weight >= MIN_LETTERS and confidence >= MIN_CONFIDENCE
     return Detection(best, confidence, reliable, candidates)
-
-
-def detect_many(texts: Sequence[str]) -> list[Detection]:
-    """:func:`detect_language` of every text, in order."""
-    return [detect_language(t) for t in texts]

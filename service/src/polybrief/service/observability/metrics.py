@@ -93,7 +93,6 @@ class Metrics:
             buckets=LOAD_BUCKETS,
             registry=r,
         )
-        self._model_listeners: list[Callable[[str, bool], None]] = []
 
     def watch(
         self,
@@ -106,10 +105,6 @@ class Metrics:
         self.queued.set_function(lambda: float(queued()))
         self.inflight.set_function(lambda: float(inflight()))
         self.registry.register(_CacheCollector(cache))
-
-    def on_model_loaded(self, listener: Callable[[str, bool], None]) -> None:
-        """Calls ``listener(model, ok)`` after every model load (health uses it)."""
-        self._model_listeners.append(listener)
 
     def observe_call(self, rpc: str, code: str, seconds: float, characters: int) -> None:
         self.requests.labels(rpc, code).inc()
@@ -128,8 +123,6 @@ class Metrics:
 
     def model_loaded(self, model: str, seconds: float, ok: bool) -> None:
         self.model_load.labels(model, "ok" if ok else "failed").observe(seconds)
-        for listener in self._model_listeners:
-            listener(model, ok)
 
     def serve(self, host: str, port: int) -> tuple[Any, int]:
         """Starts the /metrics HTTP endpoint; returns the server and its port."""

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from polybrief.service.api.handlers import Behaviour, Continuation, refusing, with_behaviour
-from polybrief.service.api.logs import API_KEY_ID
 from polybrief.service.api.status import to_status
 from polybrief.service.errors import PolybriefError, QuotaExceeded, Unauthenticated
+from polybrief.service.middleware.handlers import Behaviour, Continuation, refusing, with_behaviour
+from polybrief.service.observability.logs import API_KEY_ID
 
 KEY_PREFIX = "pb_"
 UNGUARDED_PREFIX = "/grpc.health.v1.Health/"

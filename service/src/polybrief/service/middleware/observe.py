@@ -13,10 +13,10 @@ import uuid
 from typing import Any
 
 import grpc
-from polybrief.service.api.auth import input_characters
-from polybrief.service.api.handlers import Continuation, with_behaviour
-from polybrief.service.api.logs import API_KEY_ID, REQUEST_ID, REQUEST_ID_HEADER
-from polybrief.service.api.metrics import Metrics
+from polybrief.service.middleware.auth import input_characters
+from polybrief.service.middleware.handlers import Continuation, with_behaviour
+from polybrief.service.observability.logs import API_KEY_ID, REQUEST_ID, REQUEST_ID_HEADER
+from polybrief.service.observability.metrics import Metrics
 
 log = logging.getLogger("polybrief.access")
 

@@ -1,0 +1,28 @@
+"""Process-wide set-up that must happen before models load: hub access, thread counts,
+no progress bars in the logs."""
+
+from __future__ import annotations
+
+import os
+
+from polybrief.service.settings import Settings
+
+
+def configure_runtime(settings: Settings) -> None:
+    """Offline unless downloads are allowed; torch threads sized by the settings.
+
+    Sets environment variables with ``setdefault`` so that an operator's own choice wins;
+    it must run before huggingface_hub reads them (at its import).
+    """
+    if not settings.allow_download:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # progress bars would interleave with the JSON log lines on stderr
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+    torch.set_num_threads(settings.inference_threads)
