@@ -5,19 +5,26 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 TINY    ?= .tiny-models
 
-.PHONY: install demo demo-tiny test pytest lint typecheck proto proto-check bench soak fuzz clean
+.PHONY: install lock demo demo-tiny test pytest quick lint typecheck proto bench soak fuzz clean
 
-$(STAMP): client/pyproject.toml service/pyproject.toml requirements-dev.txt
+# Exactly the pinned versions of requirements.lock, then the three packages (editable, no
+# dependencies of their own: the lock has them all). torch: the lock pins 2.13.0, which pip
+# takes as the CPU build on these machines; anything looser may pull CUDA (GBs).
+$(STAMP): requirements.lock proto/pyproject.toml client/pyproject.toml service/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch pinned: this exact version is the CPU build; anything looser may pull CUDA (GBs).
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ./client -e ./service -r requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e ./proto -e ./client -e ./service
 	touch $@
 
 install: $(STAMP)
 
-## Start the server on the default catalogue, brief the example article into en, fr, ru, stop.
+## Re-resolve every dependency in a fresh virtualenv and rewrite requirements.lock.
+lock:
+	PY=$(PY) bash scripts/lock.sh
+
+## Start the server on the default catalogue, brief the example article into en, fr, ru, stop
+## (fetching the demo's models first when the model hub is reachable).
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
@@ -26,18 +33,26 @@ demo-tiny: $(STAMP)
 	$(BIN)/polybrief-server models make-tiny $(TINY)
 	PATH="$(abspath $(BIN)):$$PATH" POLYBRIEF_CATALOG=$(abspath $(TINY))/catalog.toml bash scripts/demo.sh
 
-## Lint, type-check, check generated stubs, run the test suite.
-test: $(STAMP) lint typecheck proto-check pytest
+## Lint, type-check, regenerate the stubs, run the test suite.
+test: $(STAMP) lint typecheck pytest
 
-pytest: $(STAMP)
+## Regenerate the polybrief.v1 stubs from proto/ (also done by every install of polybrief-proto).
+proto: $(STAMP)
+	$(BIN)/python proto/hatch_build.py
+
+pytest: proto
 	$(BIN)/python -m pytest -q
+
+## The fast subset: no server subprocesses, no fuzzing, no attack properties (about a minute).
+quick: proto
+	$(BIN)/python -m pytest -q -x --ignore=tests/test_shutdown.py --ignore=tests/test_fuzz.py --ignore=tests/test_properties.py --ignore=tests/test_admission.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile
 
-typecheck: $(STAMP)
+typecheck: proto
 	$(BIN)/mypy
 
 ## Benchmark (minutes, not part of `make test`): writes bench/results/cpu-<cores>core.{md,png}.
@@ -56,12 +71,6 @@ fuzz: $(STAMP)
 	mkdir -p .fuzz-corpus
 	$(BIN)/python fuzz/fuzz_requests.py .fuzz-corpus fuzz/corpus -max_total_time=$(FUZZ_SECONDS)
 
-## Regenerate the Python stubs from proto/.
-proto: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" bash scripts/gen_proto.sh
-
-proto-check: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" bash scripts/check_proto.sh
-
 clean:
 	rm -rf $(VENV) $(TINY) .fuzz-corpus .pytest_cache .mypy_cache .ruff_cache
+	rm -f proto/src/polybrief/v1/*_pb2*.py*

@@ -109,7 +109,7 @@ def ct2_runs(directory: Path, texts: list[str], family: str = "marian") -> dict[
     from transformers import AutoTokenizer
 
     spec = ModelSpec(id=directory.name, family=family, source=str(directory), tasks=("translate",))
-    converted = convert_to_ct2(spec, str(directory), "int8")
+    converted = convert_to_ct2(spec, str(directory), "int8", directory.parent / "ctranslate2")
     tokenizer = AutoTokenizer.from_pretrained(directory)
     translator = ctranslate2.Translator(
         str(converted), device="cpu", compute_type="int8", intra_threads=THREADS

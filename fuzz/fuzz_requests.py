@@ -41,6 +41,7 @@ with atheris.instrument_imports(include=["polybrief"]):
     from polybrief.service.api import convert
     from polybrief.service.api.status import to_status
     from polybrief.service.api.wire import Undecodable, lenient
+    from polybrief.service.domain import Limits
     from polybrief.service.errors import InvalidRequest
     from polybrief.service.languages import LanguageCodeError, normalize_code
     from polybrief.service.server.compose import limits
@@ -62,6 +63,7 @@ LANGUAGES = ("en", "fr", "ru", "de", "zh", "ja", "th", "hi", "ar", "am", "el", "
 MAX_TEXT = 3_000  # characters of a text run through pysbd (kept short: iterations stay fast)
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT
 M = TypeVar("M", bound="message.Message")
+R = TypeVar("R")
 T = TypeVar("T")
 
 
@@ -84,7 +86,7 @@ def check_pipeline(text: str, language: str, max_words: int, window: int) -> Non
     sentences = split_sentences(sample, language)
     assert _non_space(sentences) == _non_space([sample]), "split_sentences lost characters"
     document = build_document(sample, language)
-    chosen = extract(document.sentences, max_words, language)
+    chosen = extract(document.sentences, max_words)
     assert chosen or not document.sentences, "extract() returned nothing for sentences"
     chunks = pack(sentences, count_tokens, window)
     assert _non_space([c.text for c in chunks]) == _non_space(sentences), "pack() lost text"
@@ -101,45 +103,41 @@ def _refused(error: InvalidRequest) -> None:
     assert to_status(error).code == INVALID_ARGUMENT
 
 
-def _request(kind: type[M], data: bytes, validate: Callable[[M], T]) -> T | None:
-    """``data`` decoded as ``kind`` by the server's lenient decoder and validated; None when
-    the decoder (Undecodable) or the validation (InvalidRequest) refused it."""
+def _request(
+    data: bytes,
+    kind: type[M],
+    to_domain: Callable[[M], R],
+    validate: Callable[[R, Limits], T],
+) -> T | None:
+    """``data`` decoded as ``kind`` by the server's lenient decoder, converted and validated
+    as the servicer and engine do; None when the decoder (Undecodable) or the validation
+    (InvalidRequest) refused it."""
     decoded = lenient(kind)(data)
     if isinstance(decoded, Undecodable):
         _refused(InvalidRequest(decoded.violations))
         return None
     try:
-        return validate(decoded)
+        return validate(to_domain(decoded), LIMITS)
     except InvalidRequest as exc:
         _refused(exc)
         return None
 
 
 def fuzz_summarize(data: bytes) -> None:
-    req = _request(
-        pb.SummarizeRequest,
-        data,
-        lambda msg: validate_summarize(convert.summarize_request(msg), LIMITS),
-    )
+    req = _request(data, pb.SummarizeRequest, convert.summarize_request, validate_summarize)
     if req is not None:
         check_pipeline(req.text, req.source_language or "en", req.max_words, 16)
 
 
 def fuzz_translate(data: bytes) -> None:
-    req = _request(
-        pb.TranslateRequest,
-        data,
-        lambda msg: validate_translate(convert.translate_request(msg), LIMITS),
-    )
+    req = _request(data, pb.TranslateRequest, convert.translate_request, validate_translate)
     if req is not None:
         for text in req.texts[:4]:
             check_pipeline(text, req.source_language or "en", 60, 16)
 
 
 def fuzz_detect(data: bytes) -> None:
-    texts = _request(
-        pb.DetectLanguageRequest, data, lambda msg: validate_detect(tuple(msg.texts), LIMITS)
-    )
+    texts = _request(data, pb.DetectLanguageRequest, lambda msg: tuple(msg.texts), validate_detect)
     for text in (texts or ())[:4]:
         detection = detect_language(text)
         assert 0.0 <= detection.confidence <= 1.0

@@ -10,11 +10,12 @@
    folders, one page (no ``Link`` header).
 3. ``HEAD``/``GET /{repo}/resolve/{rev}/{file}`` (``hf_hub_download``), ``rev`` being
    "main" or the commit: plain files answer 200 with ``X-Repo-Commit``, ``ETag`` (the
-   blob sha1) and ``Content-Length``; LFS files answer 302 to ``/cdn/{sha256}`` on
+   blob sha1) and ``Content-Length``; LFS files answer 302 to the CDN on
    another origin (``localhost`` instead of ``127.0.0.1``, as the hub sends to its CDN,
    so huggingface_hub reads the metadata from the redirect: ``X-Linked-Etag`` = sha256,
    ``X-Linked-Size``), then GET the CDN address without the hub's headers. A missing
-   file is 404 ``X-Error-Code: EntryNotFound``.
+   file is 404 ``X-Error-Code: EntryNotFound``. (CDN addresses, ``/cdn/{repo}/{sha256}``,
+   name the repo so that a failure set on one repo's file spares equal files elsewhere.)
 
 No xet headers are sent, so files come over plain HTTP. ``fail()`` makes a file answer
 an error status; ``requests`` logs every request so tests can see what was fetched.
@@ -139,11 +140,11 @@ class HubStandin:
         for r in requests:
             if r.method != "GET" or r.status != 200:
                 continue
-            prefix = f"/{repo_id}/resolve/"
-            if r.path.startswith(prefix):
-                sent.add(r.path[len(prefix) :].split("/", 1)[1])
-            elif r.path.startswith("/cdn/"):
-                sent |= by_sha.get(r.path[5:], set())
+            resolve, cdn = f"/{repo_id}/resolve/", f"/cdn/{repo_id}/"
+            if r.path.startswith(resolve):
+                sent.add(r.path[len(resolve) :].split("/", 1)[1])
+            elif r.path.startswith(cdn):
+                sent |= by_sha.get(r.path[len(cdn) :], set())
         return sent
 
     def log(self, request: Request) -> None:
@@ -172,9 +173,10 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
         def _dispatch(self, path: str, body: bool) -> int:
             if path == "/":
                 return self._send(200, b"hub stand-in\n", body)
-            if path.startswith("/cdn/"):
-                return self._cdn(path[5:], body)
             for repo_id, repo in hub.repos.items():
+                cdn = f"/cdn/{repo_id}/"
+                if path.startswith(cdn):
+                    return self._cdn(repo_id, repo, path[len(cdn) :], body)
                 api = f"/api/models/{repo_id}"
                 if path == api or path.startswith(api + "/"):
                     return self._api(repo_id, repo, path[len(api) :], body)
@@ -235,7 +237,7 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
             if entry.lfs:
                 headers.update(
                     {
-                        "Location": f"{hub.cdn}/cdn/{entry.sha256}",
+                        "Location": f"{hub.cdn}/cdn/{repo_id}/{entry.sha256}",
                         "X-Linked-Etag": f'"{entry.sha256}"',
                         "X-Linked-Size": str(len(entry.data)),
                         "ETag": f'"{entry.blob_sha1}"',
@@ -245,15 +247,15 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
             headers["ETag"] = f'"{entry.blob_sha1}"'
             return self._send(200, entry.data, body, headers)
 
-        def _cdn(self, sha256: str, body: bool) -> int:
-            for repo_id, repo in hub.repos.items():
-                for f in repo.files.values():
-                    if f.lfs and f.sha256 == sha256:
-                        failure = hub.failure(repo_id, f.path, self.command)
-                        if failure is not None:
-                            return self._send(failure, b"stand-in failure\n", body)
-                        return self._send(200, f.data, body, {"ETag": f'"{sha256}"'})
-            return self._send(404, b"no such blob\n", body)
+        def _cdn(self, repo_id: str, repo: Repo, sha256: str, body: bool) -> int:
+            files = [f for f in repo.files.values() if f.lfs and f.sha256 == sha256]
+            if not files:
+                return self._send(404, b"no such blob\n", body)
+            for f in files:
+                failure = hub.failure(repo_id, f.path, self.command)
+                if failure is not None:
+                    return self._send(failure, b"stand-in failure\n", body)
+            return self._send(200, files[0].data, body, {"ETag": f'"{sha256}"'})
 
         def _json(self, value: Any, body: bool) -> int:
             data = json.dumps(value).encode()

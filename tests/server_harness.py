@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from polybrief.service.server.process import RunningServer, start
 from polybrief.service.engine import Engine
+from polybrief.service.server.process import RunningServer, start
 from polybrief.service.settings import Settings
 
 

@@ -360,7 +360,14 @@ def test_half_configured_tls_refuses_to_start(tmp_path: Path, pki: Pki) -> None:
     with pytest.raises(TlsConfigError, match="no PEM certificate"):
         server_credentials(Settings(tls_cert=pki.server_key, tls_key=pki.server_key))
     done = subprocess.run(
-        [sys.executable, "-m", "polybrief.service.cli", "serve", "--tls-cert", str(pki.server_cert)],
+        [
+            sys.executable,
+            "-m",
+            "polybrief.service.cli",
+            "serve",
+            "--tls-cert",
+            str(pki.server_cert),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

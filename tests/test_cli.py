@@ -258,7 +258,7 @@ def test_rendering_of_fallbacks_and_item_errors() -> None:
                   Route("identity", (extract,), ""), None),
             Brief("fr", "", "extractive", "", Route("", (extract,), ""),
                   ItemError("MODEL_NOT_INSTALLED", "model 'opus-mt-en-fr' is not installed",
-                            "opus-mt-en-fr", "polybrief models pull opus-mt-en-fr")),
+                            "opus-mt-en-fr", "polybrief-server models pull opus-mt-en-fr")),
         ),
         source_language="en",
         detected_language=DetectedLanguage("en", 0.97, True, (LanguageGuess("en", 0.97),)),
@@ -269,7 +269,7 @@ def test_rendering_of_fallbacks_and_item_errors() -> None:
     text = console.export_text()
     assert "extractive fallback: no abstractive model installed" in text
     assert "MODEL_NOT_INSTALLED: model 'opus-mt-en-fr' is not installed" in text
-    assert "→ polybrief models pull opus-mt-en-fr" in text
+    assert "→ polybrief-server models pull opus-mt-en-fr" in text
     assert "source: en (detected, confidence 0.97)" in text
     assert "12 duplicate paragraphs removed · 2 control characters removed" in text
     assert "chunks summarised" not in text

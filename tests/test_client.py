@@ -187,7 +187,7 @@ def test_unreachable_server() -> None:
         with pytest.raises(pc.UnavailableError):  # not DEADLINE_EXCEEDED: retries gave up
             client.detect("hello")
         started = time.monotonic()
-        with pytest.raises(pc.UnavailableError, match="not serving after 0.5s"):
+        with pytest.raises(pc.UnavailableError, match=r"not serving after 0\.5s"):
             client.wait_until_serving(0.5)
         waited = time.monotonic() - started
     assert 0.5 <= waited < client.timeout  # the wait's own timeout ends it

@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
@@ -55,9 +54,10 @@ class Scripted:
         self.answered = 0  # calls ``_held`` answered
 
     def reset(self, behaviour: Callable[[grpc.ServicerContext], Any]) -> None:
-        self.release.set()  # a call the previous test left held ends now
+        previous = self.release
         self.behaviour, self.calls, self.metadata, self.answered = behaviour, 0, {}, 0
         self.release = threading.Event()
+        previous.set()  # a call the previous test left held ends now, uncounted
 
     def handle(self, request: pb.TranslateRequest, context: grpc.ServicerContext) -> Any:
         self.calls += 1
@@ -107,7 +107,7 @@ BAD = error_details_pb2.BadRequest(
 PRE = error_details_pb2.PreconditionFailure(
     violations=[
         error_details_pb2.PreconditionFailure.Violation(
-            type="MODEL_NOT_INSTALLED", subject="m", description="polybrief models pull m"
+            type="MODEL_NOT_INSTALLED", subject="m", description="polybrief-server models pull m"
         )
     ]
 )
@@ -132,9 +132,9 @@ CASES = [
           field_violations=[("texts[1]", "empty"), ("target_language", "zz?")]),
     _case("invalid-argument-no-detail", INVALID, pc.InvalidArgumentError, field_violations=[]),
     _case("not-installed", PRECONDITION, pc.ModelNotInstalledError, PRE,
-          hint="polybrief models pull m", model="m"),
+          hint="polybrief-server models pull m", model="m"),
     _case("not-installed-subject-only", PRECONDITION, pc.ModelNotInstalledError, PRE_SUBJECT_ONLY,
-          hint="polybrief models pull opus-mt-en-fr", model="opus-mt-en-fr"),
+          hint="polybrief-server models pull opus-mt-en-fr", model="opus-mt-en-fr"),
     _case("not-installed-no-detail", PRECONDITION, pc.ModelNotInstalledError,
           hint=None, model=None),
     _case("overloaded", EXHAUSTED, pc.OverloadedError, RETRY, retry_after=2.5),
@@ -253,11 +253,12 @@ def test_service_config_retries_both_services() -> None:
 def _held(handler: Scripted) -> Callable[[grpc.ServicerContext], Any]:
     """Answers once the test sets ``handler.release`` (or after 60 s); until then a call
     can only end by its deadline or by being cancelled."""
-    release = handler.release
 
     def behaviour(ctx: grpc.ServicerContext) -> Any:
+        release = handler.release
         release.wait(60)
-        handler.answered += 1
+        if release is handler.release:  # not a call of an earlier test
+            handler.answered += 1
         return _ok(ctx)
 
     return behaviour

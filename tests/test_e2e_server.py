@@ -72,20 +72,20 @@ def test_offline_demo_path(offline_server: ServerThread) -> None:
     en, fr = result.briefs
     assert en.mode == "extractive"
     assert "missing-summariser" in en.fallback_reason
-    assert "polybrief models pull missing-summariser" in en.fallback_reason
+    assert "polybrief-server models pull missing-summariser" in en.fallback_reason
     assert en.error is None
     assert en.text
     assert fr.error is not None
     assert fr.error.code == "MODEL_NOT_INSTALLED"
     assert fr.error.model == "missing-en-fr"
-    assert fr.error.hint == "polybrief models pull missing-en-fr"
+    assert fr.error.hint == "polybrief-server models pull missing-en-fr"
 
 
 def test_explicit_missing_model_is_failed_precondition(offline_server: ServerThread) -> None:
     with Client(offline_server.address) as client, pytest.raises(ModelNotInstalledError) as err:
         client.translate("hello there friends", to="fr", source="en", model="missing-en-fr")
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
-    assert "polybrief models pull missing-en-fr" in (err.value.hint or "")
+    assert "polybrief-server models pull missing-en-fr" in (err.value.hint or "")
 
 
 def test_listing_reports_not_installed(offline_server: ServerThread) -> None:
@@ -118,8 +118,8 @@ def test_make_demo_script_runs_offline_to_the_end() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "en · extractive" in done.stdout
     assert "extractive fallback" in done.stdout
-    assert "polybrief models pull opus-mt-en-fr" in done.stdout
-    assert "polybrief models pull opus-mt-en-ru" in done.stdout
+    assert "polybrief-server models pull opus-mt-en-fr" in done.stdout
+    assert "polybrief-server models pull opus-mt-en-ru" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
     assert "demo finished" in done.stdout
 

@@ -22,17 +22,17 @@ TOPIC = [
 
 
 def test_count_words() -> None:
-    assert count_words("one two  three\nfour", "en") == 4
-    assert count_words("", "en") == 0
-    assert count_words("北京是中国的首都", "zh") == 4
-    assert count_words("東京は日本の首都です", "ja") == 5
-    assert count_words("안녕하세요 반갑습니다", "ko") == 2  # Korean is spaced
+    assert count_words("one two  three\nfour") == 4
+    assert count_words("") == 0
+    assert count_words("北京是中国的首都") == 4
+    assert count_words("東京は日本の首都です") == 5
+    assert count_words("안녕하세요 반갑습니다") == 2  # Korean is spaced
 
 
 def test_picks_central_sentences_within_budget_in_original_order() -> None:
-    chosen = extract(TOPIC, 25, "en")
+    chosen = extract(TOPIC, 25)
     assert chosen
-    assert sum(count_words(s, "en") for s in chosen) <= 25
+    assert sum(count_words(s) for s in chosen) <= 25
     assert [TOPIC.index(s) for s in chosen] == sorted(TOPIC.index(s) for s in chosen)
     assert TOPIC[1] not in chosen
     assert TOPIC[4] not in chosen
@@ -40,27 +40,27 @@ def test_picks_central_sentences_within_budget_in_original_order() -> None:
 
 
 def test_deterministic() -> None:
-    assert extract(TOPIC, 30, "en") == extract(list(TOPIC), 30, "en")
+    assert extract(TOPIC, 30) == extract(list(TOPIC), 30)
 
 
 def test_whole_sentences_and_at_least_one() -> None:
-    chosen = extract(TOPIC, 1, "en")
+    chosen = extract(TOPIC, 1)
     assert len(chosen) == 1
     assert chosen[0] in TOPIC
-    assert extract(["Only one sentence here."], 1, "en") == ["Only one sentence here."]
-    assert extract([], 50, "en") == []
-    assert extract(["", "  "], 50, "en") == []
+    assert extract(["Only one sentence here."], 1) == ["Only one sentence here."]
+    assert extract([], 50) == []
+    assert extract(["", "  "], 50) == []
 
 
 def test_large_budget_takes_everything_substantial() -> None:
-    assert extract(TOPIC, 1000, "en") == TOPIC
+    assert extract(TOPIC, 1000) == TOPIC
 
 
 def test_seed_story_summary() -> None:
     document = build_document(SEED.read_text(encoding="utf-8"), "en")
-    chosen = extract(document.sentences, 60, "en")
+    chosen = extract(document.sentences, 60)
     assert 1 <= len(chosen) < len(document.sentences)
-    assert sum(count_words(s, "en") for s in chosen) <= 60
+    assert sum(count_words(s) for s in chosen) <= 60
     assert all(s in document.sentences for s in chosen)
     positions = [document.sentences.index(s) for s in chosen]
     assert positions == sorted(positions)  # in the story's order
@@ -76,7 +76,7 @@ def test_cjk_without_spaces() -> None:
         "家长们欢迎政府关于学校预算的决定。",
     ]
     # 9, 6, 10 and 8 words: the two about the budget that fit 20 words, not the cat
-    chosen = extract(sentences, 20, "zh")
+    chosen = extract(sentences, 20)
     assert chosen == [sentences[0], sentences[2]]
 
 
@@ -87,22 +87,22 @@ def test_russian() -> None:
         "Новый бюджет даёт школам больше денег на учителей.",
         "Родители приветствовали решение совета о бюджете школ.",
     ]
-    chosen = extract(sentences, 18, "ru")
+    chosen = extract(sentences, 18)
     assert sentences[1] not in chosen
-    assert sum(count_words(s, "ru") for s in chosen) <= 18
+    assert sum(count_words(s) for s in chosen) <= 18
 
 
 def test_many_sentences_is_fast_enough() -> None:
     sentences = [
         f"Sentence number {i} talks about topic {i % 17} and item {i % 5}." for i in range(800)
     ]
-    chosen = extract(sentences, 50, "en")
-    assert sum(count_words(s, "en") for s in chosen) <= 50
+    chosen = extract(sentences, 50)
+    assert sum(count_words(s) for s in chosen) <= 50
 
 
 def test_sentences_sharing_no_words_fall_back_to_the_lead() -> None:
     sentences = ["Alpha beta gamma delta.", "Epsilon zeta eta theta.", "Iota kappa lambda mu."]
-    assert extract(sentences, 4, "en") == [sentences[0]]
+    assert extract(sentences, 4) == [sentences[0]]
 
 
 def test_thai_uses_character_bigrams() -> None:
@@ -112,8 +112,8 @@ def test_thai_uses_character_bigrams() -> None:
         "งบประมาณใหม่ให้เงินโรงเรียนรัฐมากขึ้น",
         "ผู้ปกครองยินดีกับงบประมาณโรงเรียนใหม่",
     ]
-    assert count_words(sentences[1], "th") == 13  # 26 letters; vowel and tone marks not counted
-    chosen = extract(sentences, 40, "th")
+    assert count_words(sentences[1]) == 13  # 26 letters; vowel and tone marks not counted
+    chosen = extract(sentences, 40)
     assert sentences[1] not in chosen
     assert len(chosen) == 2
 
@@ -132,7 +132,7 @@ def test_thousands_of_sentences_need_no_dense_matrix() -> None:
     sentences = _spread(2000)
     tracemalloc.start()
     try:
-        chosen = extract(sentences, 45, "en")
+        chosen = extract(sentences, 45)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -148,12 +148,12 @@ def test_time_grows_about_linearly_with_the_sentences() -> None:
         times = []
         for _ in range(3):
             began = time.perf_counter()
-            extract(sentences, 45, "en")
+            extract(sentences, 45)
             times.append(time.perf_counter() - began)
         return min(times)
 
     small, large = _spread(500), _spread(2000)
-    extract(small, 45, "en")  # warm-up: imports and first-call costs
+    extract(small, 45)  # warm-up: imports and first-call costs
     assert best(large) < 10 * best(small)
 
 
@@ -161,7 +161,7 @@ def test_a_repeated_sentence_is_taken_once() -> None:
     # e.g. a model's partial summaries that loop on one phrase
     loop = "The council approved the school budget on Monday."
     sentences = [loop, loop.upper(), f"  {loop}  ", *TOPIC[2:4]]
-    chosen = extract(sentences, 60, "en")
+    chosen = extract(sentences, 60)
     assert [s.casefold() for s in chosen].count(loop.casefold()) == 1
     assert TOPIC[2] in chosen
     assert TOPIC[3] in chosen

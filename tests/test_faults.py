@@ -136,13 +136,16 @@ def test_a_model_that_fails_to_load_is_reported_and_the_rest_serves(server: Serv
     assert broken.error.code == "MODEL_FAILED"
 
 
-def test_models_loaded_at_the_same_time_all_work(tiny_dir: Path) -> None:
+def test_models_loaded_at_the_same_time_all_work(tiny_dir: Path, tmp_path: Path) -> None:
     """transformers' loading is not thread-safe (meta-device state is process-global): two
     models loading at once once left one failing every call with a device error."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from polybrief.service.models.catalog import load_catalog
     from polybrief.service.models.registry import ModelRegistry
+    from polybrief.service.server.compose import build_registry
+    from polybrief.service.settings import Settings
+
+    ct2 = tmp_path / "ct2"
 
     ids = ["tiny-bart", "tiny-marian-fr-en", "tiny-t5", "tiny-marian-en-ru"]
 
@@ -155,8 +158,8 @@ def test_models_loaded_at_the_same_time_all_work(tiny_dir: Path) -> None:
         return len(loaded.backend.generate(["The fleet sailed at dawn."], task).outputs)
 
     for _ in range(3):
-        registry = ModelRegistry(
-            load_catalog(tiny_dir / "catalog.toml"), allow_download=False, max_loaded=8
+        registry = build_registry(
+            Settings(catalog=tiny_dir / "catalog.toml", max_loaded_models=8, ct2_cache=ct2)
         )
         barrier = threading.Barrier(len(ids))
         with ThreadPoolExecutor(len(ids)) as pool:

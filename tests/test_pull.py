@@ -301,6 +301,19 @@ def server_command() -> list[str]:
     pytest.fail(f"neither polybrief-server nor polybrief in {BIN}")
 
 
+def wait_serving(client: pc.Client, server: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the server reports SERVING; fails at once, with its log, if it exits."""
+    for _ in range(240):  # ~2 minutes of polls
+        if server.poll() is not None:
+            pytest.fail(f"server exited ({server.returncode}); its log:\n{log.read_text()[-3000:]}")
+        try:
+            client.wait_until_serving(0.5)
+            return
+        except pc.UnavailableError:
+            continue
+    pytest.fail(f"server did not start; its log:\n{log.read_text()[-3000:]}")
+
+
 def test_pulled_model_is_served_offline(
     repos: dict[str, Path], tiny_dir: Path, tmp_path: Path
 ) -> None:
@@ -317,17 +330,20 @@ def test_pulled_model_is_served_offline(
     assert snapshot_files(hf_home / "hub", FR) == expected_files(repos[FR])
 
     port = free_port()
-    env = hub_env(hf_home, hub.endpoint, HF_HUB_OFFLINE="1", POLYBRIEF_LOG_LEVEL="WARNING")
+    env = hub_env(
+        hf_home,
+        hub.endpoint,  # closed now
+        HF_HUB_OFFLINE="1",
+        POLYBRIEF_LOG_LEVEL="WARNING",
+        POLYBRIEF_INFERENCE_THREADS="1",
+    )
     log = tmp_path / "server.log"
-    command = [*server_command(), "--catalog", str(catalog), "--port", str(port), "--threads", "1"]
+    command = [*server_command(), "--catalog", str(catalog), "--port", str(port)]
     with log.open("wb") as sink:
         server = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         with pc.Client(f"127.0.0.1:{port}", timeout=60) as client:
-            try:
-                client.wait_until_serving(120)
-            except pc.UnavailableError:
-                pytest.fail(f"server did not start; its log:\n{log.read_text()[-3000:]}")
+            wait_serving(client, server, log)
             (result,) = client.translate("The navy sailed at dawn.", to="fr", source="en")
     finally:
         server.terminate()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polybrief.client import ServerError
 from real_layout import (
     EOS_ID,
     PAD_ID,
@@ -30,7 +31,8 @@ pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 TORCH_ID = "opus-mt-tc-big-en-pt"
 CT2_ID = "opus-mt-tc-big-en-pt-ct2"
 CT2_COMPUTE_TYPE = "float32"  # exact agreement with torch needs unquantised weights
-FORCED = 10  # random weights stop at once or ramble: every output is this long
+# Random weights stop at once or ramble: every output is FORCED generated tokens.
+FORCED = 10
 GENERATION: dict[str, Any] = {
     "num_beams": 1,
     "do_sample": False,
@@ -189,6 +191,9 @@ def test_checkpoint_keeps_the_real_vocabulary_and_special_ids(
     generation = GenerationConfig.from_pretrained(checkpoint)
     assert generation.bad_words_ids == [[PAD_ID]]
     assert generation.forced_eos_token_id == EOS_ID
+    # Hence the catalogue entries set num_beams: without it the torch backend would search
+    # 4 beams (this file) and the ctranslate2 backend 1 (its default).
+    assert generation.num_beams == 4
     assert sorted(tokenizer.supported_language_codes) == [">>pob<<", ">>por<<"]
 
 
@@ -313,13 +318,6 @@ def test_served_ctranslate2_entry_agrees_with_the_torch_entry(
         assert ct2_text == translate(pt_client, sentence, TORCH_ID)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backends.py CTranslate2Backend.generate: with a forced end-of-sequence (every "
-    "opus-mt config has forced_eos_token_id) and min_new_tokens == max_new_tokens it passes "
-    "min_decoding_length = max_decoding_length + 1, which CTranslate2 refuses (ValueError, "
-    "INTERNAL to the caller); min_decoding_length must be capped at max_decoding_length",
-)
 def test_ctranslate2_backend_takes_equal_min_and_max_new_tokens(
     server: ServerThread, pt_client: Any
 ) -> None:

@@ -65,7 +65,7 @@ class SlowBackend:
 
 
 def test_dead_calls_are_dropped_before_compute() -> None:
-    batcher = Batcher(max_batch=2, max_wait_s=0.0, max_queue=100)
+    batcher = Batcher(max_batch=2, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100)
     backend = SlowBackend(0.3)
     task = Task("translate", "en", "fr")
     try:
@@ -89,7 +89,7 @@ def test_dead_calls_are_dropped_before_compute() -> None:
 
 
 def test_full_queue_is_overloaded_not_queued_forever() -> None:
-    batcher = Batcher(max_batch=1, max_wait_s=0.0, max_queue=3)
+    batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=3)
     backend = SlowBackend(0.3)
     task = Task("translate", "en", "fr")
     try:
@@ -179,7 +179,6 @@ def test_ctranslate2_matches_transformers(
     from polybrief.service.models.families import adapter_for
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    monkeypatch.setenv("POLYBRIEF_CT2_CACHE", str(tmp_path))
     spec = load_catalog(tiny_dir / "catalog.toml").get(model_id)
     assert spec is not None
     directory = str(spec.local_path)
@@ -197,20 +196,20 @@ def test_ctranslate2_matches_transformers(
         spec,
         tokenizer,
         adapter,
-        convert_to_ct2(spec, directory, "float32"),
+        convert_to_ct2(spec, directory, "float32", tmp_path),
         compute_type="float32",
         threads=1,
         forced_eos=eos,
     )
     assert fp32.generate(texts, task).outputs == expected
-    assert convert_to_ct2(spec, directory, "float32") == convert_to_ct2(
-        spec, directory, "float32"
+    assert convert_to_ct2(spec, directory, "float32", tmp_path) == convert_to_ct2(
+        spec, directory, "float32", tmp_path
     )  # cached
     int8 = CTranslate2Backend(
         spec,
         tokenizer,
         adapter,
-        convert_to_ct2(spec, directory, "int8"),
+        convert_to_ct2(spec, directory, "int8", tmp_path),
         compute_type="int8",
         threads=1,
         forced_eos=eos,
@@ -248,11 +247,9 @@ def test_ctranslate2_backend_through_the_engine(
 ) -> None:
     """A catalogue entry with backend = "ctranslate2" serves the same translation."""
     from polybrief.service.domain import TranslateRequest
-    from polybrief.service.engine import Engine
-    from polybrief.service.models.catalog import load_catalog
-    from polybrief.service.models.registry import ModelRegistry
+    from polybrief.service.server.compose import build_engine
+    from polybrief.service.settings import Settings
 
-    monkeypatch.setenv("POLYBRIEF_CT2_CACHE", str(tmp_path / "ct2"))
     catalog = tmp_path / "catalog.toml"
     source = tiny_dir / "tiny-marian-en-fr"
     entry = [
@@ -271,8 +268,10 @@ def test_ctranslate2_backend_through_the_engine(
         "max_new_tokens = 12",
     ]
     catalog.write_text("\n".join(entry), encoding="utf-8")
-    engine = Engine(
-        ModelRegistry(load_catalog(catalog), allow_download=False, max_loaded=2, threads=1)
+    engine = build_engine(
+        Settings(
+            catalog=catalog, max_loaded_models=2, inference_threads=1, ct2_cache=tmp_path / "ct2"
+        )
     )
     try:
         text = "The Kremlin said the two leaders agreed to cooperate. They will meet in Moscow."
@@ -313,8 +312,8 @@ def test_failed_ctranslate2_conversion_falls_back_to_torch(
     tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from polybrief.service.models import backends
-    from polybrief.service.models.catalog import load_catalog
-    from polybrief.service.models.registry import ModelRegistry
+    from polybrief.service.server.compose import build_registry
+    from polybrief.service.settings import Settings
 
     def broken(*args: Any, **kwargs: Any) -> Path:
         raise RuntimeError("converter exploded")
@@ -332,7 +331,9 @@ def test_failed_ctranslate2_conversion_falls_back_to_torch(
         'backend = "ctranslate2"',
     ]
     catalog.write_text("\n".join(entry), encoding="utf-8")
-    registry = ModelRegistry(load_catalog(catalog), allow_download=False, max_loaded=2)
+    registry = build_registry(
+        Settings(catalog=catalog, max_loaded_models=2, ct2_cache=tmp_path / "ct2")
+    )
     loaded = registry.get("ct2-en-fr")
     assert loaded.backend.name == "transformers"
     state, detail = registry.state(loaded.spec)

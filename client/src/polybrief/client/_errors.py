@@ -156,7 +156,7 @@ def map_rpc_error(error: grpc.RpcError) -> PolybriefError:
         if violation is None:
             return ModelNotInstalledError(code, message, None)
         hint = violation.description or (
-            f"polybrief models pull {violation.subject}" if violation.subject else None
+            f"polybrief-server models pull {violation.subject}" if violation.subject else None
         )
         return ModelNotInstalledError(code, message, hint, violation.subject or None)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:

@@ -2,6 +2,9 @@
 
 Layers, bottom up: ``text`` (cleaning, splitting, detection, extractive summaries),
 ``models`` (catalogue, loading and the per-family language logic), ``engine`` (routing,
-summarise/translate orchestration over plain dataclasses) and ``api`` (the gRPC
-servicer, error table and server). Only ``api`` imports grpc.
+summarise/translate orchestration over plain dataclasses; with ``batching``, ``cache``,
+``inference``, ``routing``), ``api`` (the gRPC adapter: servicer, conversion, the error
+table), ``middleware`` (interceptors), ``observability`` (metrics, logs) and ``server``
+(the composition root and the process). ``settings`` holds every default; ``cli`` is the
+``polybrief-server`` command. Nothing below ``api`` imports grpc.
 """

@@ -248,7 +248,7 @@ class Engine:
                     continue
                 step = Step(StepKind.SUMMARIZE, spec.id, language, language, summary.chunks)
                 return summary.text, step, Mode.ABSTRACTIVE, "", summary.chunks, summary.rounds
-        chosen = extract(document.sentences, max_words, language)
+        chosen = extract(document.sentences, max_words)
         text = join_document([chosen], language)
         step = Step(StepKind.EXTRACT, "", language, language, len(chosen))
         return text, step, Mode.EXTRACTIVE, reason, 0, 0

@@ -156,15 +156,15 @@ def summarize_sentences(
         partial = [s for out in outputs for s in split_sentences(out, language) if s.strip()]
         next_chunks = [chunk.text for chunk in pack(partial, count, window)]
         if len(next_chunks) >= len(chunks) or rounds >= MAX_REDUCE_ROUNDS:
-            next_chunks = _narrow(partial, count, window, language)
+            next_chunks = _narrow(partial, count, window)
         chunks = next_chunks
 
 
-def _narrow(sentences: Sequence[str], count: Counter, window: int, language: str) -> list[str]:
+def _narrow(sentences: Sequence[str], count: Counter, window: int) -> list[str]:
     """Selects the most central sentences that fit one window."""
     budget = max(window // 2, 10)
     while True:
-        chosen = extract(sentences, budget, language)
+        chosen = extract(sentences, budget)
         packed = pack(chosen, count, window)
         if len(packed) == 1 or budget <= 10:
             return [packed[0].text]

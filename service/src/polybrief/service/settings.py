@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     )
     api_keys: Path | None = Field(
         None,
-        description="API key file (TOML, hashed keys; see `polybrief keys new`): every call "
+        description="API key file (TOML, hashed keys; see `polybrief-server keys new`): every call "
         "but health then needs `authorization: Bearer <key>`.",
     )
 

@@ -20,6 +20,9 @@ from polybrief.service.text.clean import Cleaned, clean, has_content
 
 @dataclass(frozen=True)
 class CleanSummarize:
+    """A validated summarisation request: cleaned text, normalised codes, defaults applied,
+    and what the clean-up did."""
+
     text: str
     removed_control_characters: int
     input_characters: int
@@ -29,14 +32,6 @@ class CleanSummarize:
     mode: Mode
     model: str
     translation_model: str
-
-
-@dataclass(frozen=True)
-class CleanTranslate:
-    texts: tuple[str, ...]
-    target_language: str
-    source_language: str
-    model: str
 
 
 def _language(raw: str, field_name: str, violations: Violations, *, required: bool) -> str:
@@ -115,8 +110,8 @@ def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummar
     )
 
 
-def validate_translate(request: TranslateRequest, limits: Limits) -> CleanTranslate:
-    """Normalises a translation request or raises InvalidRequest."""
+def validate_translate(request: TranslateRequest, limits: Limits) -> TranslateRequest:
+    """The request with its texts cleaned and its codes normalised, or InvalidRequest."""
     v = Violations()
     texts = _texts(request.texts, limits, v)
     total = sum(len(text) for text in texts)
@@ -126,7 +121,7 @@ def validate_translate(request: TranslateRequest, limits: Limits) -> CleanTransl
     source = _language(request.source_language, "source_language", v, required=False)
     if v.items:
         raise InvalidRequest(v.items)
-    return CleanTranslate(
+    return TranslateRequest(
         texts=tuple(texts),
         target_language=target,
         source_language=source,

@@ -1,6 +1,6 @@
 """API keys: stored as SHA-256 digests, compared in constant time, with per-key quotas.
 
-The key file (``POLYBRIEF_API_KEYS``) is TOML; ``polybrief keys new ID`` prints a fresh
+The key file (``POLYBRIEF_API_KEYS``) is TOML; ``polybrief-server keys new ID`` prints a fresh
 key once and the entry to paste::
 
     [[key]]

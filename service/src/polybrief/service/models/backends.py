@@ -162,6 +162,7 @@ class CTranslate2Backend:
         compute_type: str,
         threads: int,
         forced_eos: bool,
+        default_beams: int = 1,
     ) -> None:
         import ctranslate2
 
@@ -169,6 +170,8 @@ class CTranslate2Backend:
         device, compute_type = ct2_device(compute_type)
         # transformers spends the last allowed step on a forced end-of-sequence token
         self.eos_step = 1 if forced_eos else 0
+        # the checkpoint's generation config, as transformers would use it
+        self.default_beams = default_beams
         self.translator = ctranslate2.Translator(
             str(model_dir), device=device, compute_type=compute_type, intra_threads=threads
         )
@@ -188,12 +191,14 @@ class CTranslate2Backend:
             else None
         )
         extra = 1 if prefix else 0  # CTranslate2 counts the target prefix in the lengths
+        longest = int(settings.get("max_new_tokens", 256)) + extra - self.eos_step
         results = self.translator.translate_batch(
             tokens,
             target_prefix=prefix,
-            beam_size=int(settings.get("num_beams", 1)),
-            max_decoding_length=int(settings.get("max_new_tokens", 256)) + extra - self.eos_step,
-            min_decoding_length=int(settings.get("min_new_tokens", 0)) + extra,
+            beam_size=int(settings.get("num_beams", self.default_beams)),
+            max_decoding_length=longest,
+            # with a forced end-of-sequence, transformers writes at most max - 1 tokens
+            min_decoding_length=min(int(settings.get("min_new_tokens", 0)) + extra, longest),
             no_repeat_ngram_size=int(settings.get("no_repeat_ngram_size", 0)),
             repetition_penalty=float(settings.get("repetition_penalty", 1.0)),
             length_penalty=float(settings.get("length_penalty", 1.0)),

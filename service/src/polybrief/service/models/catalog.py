@@ -89,7 +89,7 @@ class ModelSpec:
 
     @property
     def pull_command(self) -> str:
-        return f"polybrief models pull {self.id}"
+        return f"polybrief-server models pull {self.id}"
 
 
 @dataclass(frozen=True)

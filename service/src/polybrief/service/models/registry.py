@@ -193,7 +193,7 @@ class ModelRegistry:
             if spec.backend == "ctranslate2":
                 # the torch weights are never loaded: CTranslate2 holds the only copy
                 try:
-                    backend = self._ctranslate2(spec, tokenizer, adapter, where, options, config)
+                    backend = self._ctranslate2(spec, tokenizer, adapter, options, config)
                 except Exception:  # a conversion problem must not take the model offline
                     log.exception("CTranslate2 unavailable for %s; serving it with torch", spec.id)
             if backend is None:
@@ -235,7 +235,6 @@ class ModelRegistry:
         spec: ModelSpec,
         tokenizer: Any,
         adapter: FamilyAdapter,
-        where: str,
         options: dict[str, Any],
         config: Any,
     ) -> Backend:
@@ -257,4 +256,5 @@ class ModelRegistry:
             compute_type=spec.compute_type,
             threads=self.threads,
             forced_eos=generation.forced_eos_token_id is not None,
+            default_beams=int(generation.num_beams or 1),
         )

@@ -31,11 +31,11 @@ def _tokens(sentence: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def count_words(text: str, language: str = "") -> int:
+def count_words(text: str) -> int:
     """Words for a budget: whitespace-separated words; in scripts written without spaces
     (Chinese, Japanese, Thai...) two letters or digits count as one word.
 
-    The script of the text decides, not ``language`` (a Latin-script quote in a Chinese
+    The script of the text decides, not its language (a Latin-script quote in a Chinese
     text is counted by its spaces only if the text has no unspaced script at all).
     """
     if _NO_SPACE_SCRIPT.search(text):
@@ -104,7 +104,7 @@ def _scores(sentences: Sequence[str]) -> np.ndarray:
     return rank
 
 
-def extract(sentences: Sequence[str], max_words: int, language: str) -> list[str]:
+def extract(sentences: Sequence[str], max_words: int) -> list[str]:
     """The most central sentences, whole, in their original order, within ``max_words``.
 
     Unsupervised (no weights), for any language; deterministic. Sentences are taken by
@@ -115,7 +115,7 @@ def extract(sentences: Sequence[str], max_words: int, language: str) -> list[str
     """
     items = [s.strip() for s in sentences if s.strip()]
     # Datelines and bylines ("AFP, Moscow :") are not brief material when real sentences exist.
-    substantial = [s for s in items if count_words(s, language) >= MIN_SENTENCE_WORDS]
+    substantial = [s for s in items if count_words(s) >= MIN_SENTENCE_WORDS]
     items = substantial or items
     if len(items) <= 1:
         return items
@@ -124,7 +124,7 @@ def extract(sentences: Sequence[str], max_words: int, language: str) -> list[str
     taken: set[str] = set()
     used = 0
     for position in ranking:
-        words = count_words(items[position], language)
+        words = count_words(items[position])
         key = " ".join(items[position].casefold().split())
         if used + words > max_words or key in taken:
             continue
