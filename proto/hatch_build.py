@@ -18,9 +18,8 @@ def generate(root: Path) -> None:
     """Runs protoc (grpcio-tools) with the mypy-protobuf plugins into ``root/src``."""
     out = root / "src"
     protos = sorted(str(p.relative_to(root)) for p in (root / "polybrief").rglob("*.proto"))
-    search = os.pathsep.join(
-        [os.environ.get("PATH", ""), sysconfig.get_path("scripts"), str(Path(sys.executable).parent)]
-    )
+    places = [os.environ.get("PATH", ""), sysconfig.get_path("scripts")]
+    search = os.pathsep.join([*places, str(Path(sys.executable).parent)])
     plugins = []
     for name in ("protoc-gen-mypy", "protoc-gen-mypy_grpc"):
         found = shutil.which(name, path=search)

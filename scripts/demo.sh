@@ -1,13 +1,31 @@
 #!/usr/bin/env bash
 # Starts a polybrief server, briefs the example article into en, fr and ru, stops it.
 # POLYBRIEF_CATALOG picks the catalogue (default: the shipped one of real models, read
-# from the Hugging Face cache; nothing is downloaded).
+# from the Hugging Face cache). With the default catalogue and the hub reachable, the
+# models the demo uses are pulled first (with progress bars; cached ones are not fetched
+# again); offline, it serves what the cache holds and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the server's own command; `polybrief serve` before the split into two commands
+if command -v polybrief-server >/dev/null 2>&1; then server=polybrief-server; else server=polybrief; fi
+demo_models="distilbart-cnn-12-6 opus-mt-en-fr opus-mt-en-ru"  # the en summariser, en→fr, en→ru
+
+if [ -z "${POLYBRIEF_CATALOG:-}" ]; then
+  if python -c 'import sys; from polybrief.service.models.pull import hub_reachable; sys.exit(0 if hub_reachable(5) else 1)'; then
+    echo "== hub reachable: $server models pull $demo_models"
+    # shellcheck disable=SC2086  # the ids are meant to split
+    if ! "$server" models pull $demo_models; then
+      echo "== some models could not be pulled (see above); the demo serves what the cache holds"
+    fi
+  else
+    echo "== hub not reachable (offline): serving only what is in the Hugging Face cache; \`$server models pull $demo_models\` fetches the models"
+  fi
+fi
+
 port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=$(mktemp -t polybrief-demo.XXXXXX.log)
-echo "== starting polybrief on 127.0.0.1:$port (log: $log)"
-polybrief serve --port "$port" >"$log" 2>&1 &
+echo "== starting $server serve on 127.0.0.1:$port (log: $log)"
+"$server" serve --port "$port" >"$log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 if ! polybrief health --server "127.0.0.1:$port" --wait 300; then

@@ -60,10 +60,14 @@ def hub(repos: dict[str, Path]) -> Iterator[HubStandin]:
 
 
 def hub_catalog(
-    tiny_dir: Path, out: Path, repo_ids: list[str], local: tuple[str, ...] = ()
+    tiny_dir: Path,
+    out: Path,
+    repo_ids: list[str],
+    local: tuple[str, ...] = (),
+    backend: str = "transformers",
 ) -> Path:
-    """Entries ``hub-marian-*`` of the tiny Marian models with a hub ``source`` (a repo id),
-    and ``local`` tiny models by absolute path."""
+    """Entries ``hub-marian-*`` of the tiny Marian models with a hub ``source`` (a repo id)
+    and ``backend``, and ``local`` tiny models by absolute path."""
     text = (tiny_dir / "catalog.toml").read_text(encoding="utf-8")
     head, *blocks = text.split("[[models]]")
     kept = []
@@ -72,7 +76,9 @@ def hub_catalog(
         repo_id = f"polybrief-test/{model_id}"
         if repo_id in repo_ids:
             entry = block.replace(f'id = "{model_id}"', f'id = "{hub_id(repo_id)}"')
-            entry = entry.replace(f'source = "./{model_id}"', f'source = "{repo_id}"')
+            entry = entry.replace(
+                f'source = "./{model_id}"', f'source = "{repo_id}"\nbackend = "{backend}"'
+            )
         elif model_id in local:
             entry = block.replace('source = "./', f'source = "{tiny_dir}/')
         else:
@@ -314,12 +320,14 @@ def wait_serving(client: pc.Client, server: subprocess.Popen[bytes], log: Path) 
     pytest.fail(f"server did not start; its log:\n{log.read_text()[-3000:]}")
 
 
+@pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
 def test_pulled_model_is_served_offline(
-    repos: dict[str, Path], tiny_dir: Path, tmp_path: Path
+    repos: dict[str, Path], tiny_dir: Path, tmp_path: Path, backend: str
 ) -> None:
     """The command fills an HF cache from the hub; a server started offline (hub gone,
-    HF_HUB_OFFLINE=1) on that cache then translates with the model."""
-    catalog = hub_catalog(tiny_dir, tmp_path / "c.toml", [FR])
+    HF_HUB_OFFLINE=1) on that cache then translates with the model, on either backend
+    (CTranslate2 converts the cached snapshot, which lacks the TF weights not pulled)."""
+    catalog = hub_catalog(tiny_dir, tmp_path / "c.toml", [FR], backend=backend)
     hf_home = tmp_path / "hf"
     with HubStandin(repos) as hub:
         done = run_pull(catalog, ["hub-marian-en-fr"], hub_env(hf_home, hub.endpoint))
@@ -336,6 +344,7 @@ def test_pulled_model_is_served_offline(
         HF_HUB_OFFLINE="1",
         POLYBRIEF_LOG_LEVEL="WARNING",
         POLYBRIEF_INFERENCE_THREADS="1",
+        POLYBRIEF_CT2_CACHE=str(tmp_path / "ct2"),
     )
     log = tmp_path / "server.log"
     command = [*server_command(), "--catalog", str(catalog), "--port", str(port)]
@@ -351,6 +360,8 @@ def test_pulled_model_is_served_offline(
     assert result.error is None, (result.error, log.read_text()[-3000:])
     assert result.text
     assert [step.model for step in result.route.steps] == ["hub-marian-en-fr"]
+    converted = tmp_path / "ct2"
+    assert (converted.is_dir() and any(converted.iterdir())) is (backend == "ctranslate2")
 
 
 def test_hub_reachable(hub: HubStandin, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from polybrief.client import ServerError
 from real_layout import (
     EOS_ID,
     PAD_ID,

@@ -278,6 +278,11 @@ def test_sigterm_drains_calls_in_flight(start_server: Callable[..., ServerProces
     # The drain ends with the last call: the open Watch stream does not hold it to GRACE.
     # The server cancels that stream when its drain ends: the test sees both moments.
     assert wait_for(lambda: bool(watch_ended), pace.guard)
+    print(
+        f"\n{pace}: {count} calls; refusals done {max(refused) - sigterm:.2f}s after SIGTERM, "
+        f"calls done {min(finished) - sigterm:.2f}..{max(finished) - sigterm:.2f}s, "
+        f"drain ended {watch_ended[0] - max(finished):+.3f}s after the last"
+    )
     assert watch_ended[0] - max(finished) < pace.call_s / 2, (watch_ended, finished)
     stop_watching()
 
@@ -298,8 +303,9 @@ def test_sigkill_fails_calls_in_flight_fast(start_server: Callable[..., ServerPr
             with pytest.raises(pc.UnavailableError):
                 call.result(timeout=deadline)
             failed.append(time.monotonic())
+    print(f"\n{pace}: {count} calls failed {max(failed) - killed:.2f}s after SIGKILL")
     # as fast as the client gives up on a dead address, long before the work could be done
-    assert max(failed) - killed < pace.refusal_s + pace.call_s / 2
+    assert max(failed) - killed < 2 * pace.refusal_s + pace.call_s / 2
     assert max(failed) < submitted + count * pace.call_s
 
 

@@ -4,8 +4,6 @@ Exit codes: 0 success; 1 a failed call or a server that is not SERVING; 2 bad us
 3 some briefs or translations carry a per-item error (the others are printed).
 """
 
-from __future__ import annotations
-
 import os
 from typing import Annotated
 
@@ -67,71 +65,58 @@ def connection(
 
 
 Words = Annotated[
-    int | None, typer.Option(min=1, help="Word budget per brief (server default 60, 10..400).")
+    int | None,
+    typer.Option(min=1, help="Word budget per brief (default and range: the server's limits)."),
 ]
 Mode = Annotated[SummaryMode, typer.Option(help="abstractive or extractive.")]
 
 
-def _summarize(
-    ctx: typer.Context,
-    source: str,
-    to: str,
-    lang: str | None,
-    words: int | None,
-    mode: SummaryMode,
-    server: list[str] | None,
-    timeout: float,
-    json_out: bool,
-) -> None:
-    text = read_text(source)
-    with connect(ctx, server, timeout) as client:
-        result = client.summarize(
-            text, to=language_list(to), source=lang, max_words=words, mode=mode
-        )
-    if json_out:
-        render.print_json(result)
-    else:
-        render.briefs(render.stdout(), result)
-    if any(b.error for b in result.briefs):
-        raise typer.Exit(EXIT_ITEM_ERRORS)
+def _summary_command(name: str, *, to: str, to_help: str, file_help: str, doc: str) -> None:
+    """Registers ``brief`` and ``summarize``: one command with two sets of defaults."""
+
+    def command(
+        ctx: typer.Context,
+        file: Annotated[str, typer.Argument(help=file_help)],
+        to: Annotated[str, typer.Option(help=to_help)] = to,
+        lang: SourceLanguage = None,
+        words: Words = None,
+        mode: Mode = "abstractive",
+        server: Server = None,
+        timeout: Timeout = 120.0,
+        json_out: Json = False,
+    ) -> None:
+        text = read_text(file)
+        with connect(ctx, server, timeout) as client:
+            result = client.summarize(
+                text, to=language_list(to), source=lang, max_words=words, mode=mode
+            )
+        if json_out:
+            render.print_json(result)
+        else:
+            render.briefs(render.stdout(), result)
+        if any(b.error for b in result.briefs):
+            raise typer.Exit(EXIT_ITEM_ERRORS)
+
+    command.__doc__ = doc
+    app.command(name)(command)
 
 
-@app.command()
-def brief(
-    ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="Article file, or - for standard input.")],
-    to: Annotated[str, typer.Option(help="Comma-separated languages of the briefs.")] = "en,fr,ru",
-    lang: SourceLanguage = None,
-    words: Words = None,
-    mode: Mode = "abstractive",
-    server: Server = None,
-    timeout: Timeout = 120.0,
-    json_out: Json = False,
-) -> None:
-    """Brief an article in several languages (the demo).
-
-    Prints one panel per language (brief, mode, route), then the source language and what
-    the text pipeline did. Exits 3 when some briefs could not be produced.
-    """
-    _summarize(ctx, file, to, lang, words, mode, server, timeout, json_out)
-
-
-@app.command()
-def summarize(
-    ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="Text file, or - for standard input.")],
-    to: Annotated[
-        str, typer.Option(help="Comma-separated languages of the briefs (default: the source's).")
-    ] = "",
-    lang: SourceLanguage = None,
-    words: Words = None,
-    mode: Mode = "abstractive",
-    server: Server = None,
-    timeout: Timeout = 120.0,
-    json_out: Json = False,
-) -> None:
-    """Summarise a text, in its own language unless --to is given."""
-    _summarize(ctx, file, to, lang, words, mode, server, timeout, json_out)
+_summary_command(
+    "brief",
+    to="en,fr,ru",
+    to_help="Comma-separated languages of the briefs.",
+    file_help="Article file, or - for standard input.",
+    doc="Brief an article in several languages (the demo).\n\n"
+    "Prints one panel per language (brief, mode, route), then the source language and what "
+    "the text pipeline did. Exits 3 when some briefs could not be produced.",
+)
+_summary_command(
+    "summarize",
+    to="",
+    to_help="Comma-separated languages of the briefs (default: the source's).",
+    file_help="Text file, or - for standard input.",
+    doc="Summarise a text, in its own language unless --to is given.",
+)
 
 
 @app.command()

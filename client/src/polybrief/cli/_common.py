@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import grpc
 import typer
@@ -60,14 +60,16 @@ Server = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _from_env(variable: str, help_text: str, metavar: str | None = None) -> Any:
+    """A global option that can also be set as environment ``variable``."""
+    return typer.Option(metavar=metavar, envvar=variable, show_envvar=True, help=help_text)
+
+
 ApiKey = Annotated[
     str | None,
-    typer.Option(
-        metavar="KEY",
-        envvar="POLYBRIEF_API_KEY",
-        show_envvar=True,
-        help="API key, sent as 'authorization: Bearer <key>'.",
-    ),
+    _from_env("POLYBRIEF_API_KEY", "API key, sent as 'authorization: Bearer <key>'.", "KEY"),
 ]
 UseTls = Annotated[
     bool,
@@ -81,31 +83,27 @@ UseTls = Annotated[
 ]
 TlsCa = Annotated[
     Path | None,
-    typer.Option(
-        metavar="PEM",
-        envvar="POLYBRIEF_CLIENT_TLS_CA",
-        show_envvar=True,
-        help="PEM file of the CA certificates the server's certificate must chain to "
+    _from_env(
+        "POLYBRIEF_CLIENT_TLS_CA",
+        "PEM file of the CA certificates the server's certificate must chain to "
         "(TLS; default: the system's roots).",
+        "PEM",
     ),
 ]
 TlsCert = Annotated[
     Path | None,
-    typer.Option(
-        metavar="PEM",
-        envvar="POLYBRIEF_CLIENT_TLS_CERT",
-        show_envvar=True,
-        help="PEM file of the client certificate, for servers that require mutual TLS "
-        "(with --tls-key).",
+    _from_env(
+        "POLYBRIEF_CLIENT_TLS_CERT",
+        "PEM file of the client certificate, for servers that require mutual TLS (with --tls-key).",
+        "PEM",
     ),
 ]
 TlsKey = Annotated[
     Path | None,
-    typer.Option(
-        metavar="PEM",
-        envvar="POLYBRIEF_CLIENT_TLS_KEY",
-        show_envvar=True,
-        help="PEM file of the client certificate's private key (with --tls-cert).",
+    _from_env(
+        "POLYBRIEF_CLIENT_TLS_KEY",
+        "PEM file of the client certificate's private key (with --tls-cert).",
+        "PEM",
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]

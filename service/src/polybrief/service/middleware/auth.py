@@ -30,7 +30,12 @@ from typing import Any
 import grpc
 from polybrief.service.api.status import to_status
 from polybrief.service.errors import PolybriefError, QuotaExceeded, Unauthenticated
-from polybrief.service.middleware.handlers import Behaviour, Continuation, refusing, with_behaviour
+from polybrief.service.middleware.handlers import (
+    Behaviour,
+    MethodInterceptor,
+    refusing,
+    with_behaviour,
+)
 from polybrief.service.observability.logs import API_KEY_ID
 
 KEY_PREFIX = "pb_"
@@ -186,7 +191,7 @@ def input_characters(request: Any) -> int:
     return total + (len(text) if isinstance(text, str) else 0)
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class AuthInterceptor(MethodInterceptor):
     """Refuses calls without a known key (UNAUTHENTICATED) or over quota
     (RESOURCE_EXHAUSTED with QuotaFailure) before they reach a handler or a model."""
 
@@ -194,17 +199,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self.keys = keys
         self.quotas = quotas or Quotas()
 
-    async def intercept_service(
-        self,
-        continuation: Continuation,
-        handler_call_details: grpc.HandlerCallDetails,
+    def wrap(
+        self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or method.startswith(UNGUARDED_PREFIX):
+        method: str = details.method
+        if method.startswith(UNGUARDED_PREFIX):
             return handler
-        metadata = handler_call_details.invocation_metadata
-        presented = _bearer(metadata)
+        presented = _bearer(details.invocation_metadata)
         key = self.keys.identify(presented) if presented is not None else None
         problem: PolybriefError | None = None
         if key is None:

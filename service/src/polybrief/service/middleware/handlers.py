@@ -39,3 +39,19 @@ def refusing(handler: grpc.RpcMethodHandler, problem: Exception) -> grpc.RpcMeth
     if handler.stream_unary is not None:
         return grpc.stream_unary_rpc_method_handler(refuse, **options)
     return grpc.stream_stream_rpc_method_handler(refuse, **options)
+
+
+class MethodInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """An interceptor that decides per method: subclasses implement ``wrap``, which sees
+    every call's handler (never None) and returns it, changed or not."""
+
+    def wrap(
+        self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        return handler if handler is None else self.wrap(handler, handler_call_details)

@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 from polybrief.service.middleware.auth import input_characters
-from polybrief.service.middleware.handlers import Continuation, with_behaviour
+from polybrief.service.middleware.handlers import MethodInterceptor, with_behaviour
 from polybrief.service.observability.logs import API_KEY_ID, REQUEST_ID, REQUEST_ID_HEADER
 from polybrief.service.observability.metrics import Metrics
 
@@ -35,24 +35,21 @@ def _code_name(code: Any) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
 
 
-class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class ObservingInterceptor(MethodInterceptor):
     """Request ids, access logs and request metrics for the unary methods of ``service``."""
 
     def __init__(self, service: str, metrics: Metrics | None) -> None:
         self.prefix = f"/{service}/"
         self.metrics = metrics
 
-    async def intercept_service(
-        self,
-        continuation: Continuation,
-        handler_call_details: grpc.HandlerCallDetails,
+    def wrap(
+        self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or handler.unary_unary is None or not method.startswith(self.prefix):
+        method: str = details.method
+        if handler.unary_unary is None or not method.startswith(self.prefix):
             return handler
         rpc = method[len(self.prefix) :]
-        call_id = request_id(handler_call_details.invocation_metadata)
+        call_id = request_id(details.invocation_metadata)
         behaviour = handler.unary_unary
 
         async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:

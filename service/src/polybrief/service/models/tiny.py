@@ -403,7 +403,7 @@ def make_tiny(out_dir: Path) -> Path:
 
     catalog = out_dir / "catalog.toml"
     header = (
-        "# Tiny random-weight models of every family, written by `polybrief-server models make-tiny`.\n"
+        "# Tiny random-weight models of every family (`polybrief-server models make-tiny`).\n"
         "# Their output is meaningless; they exercise loading, routing and language logic.\n"
         f"# Every input window is {WINDOW} tokens (max_position_embeddings; T5 in the catalogue).\n"
         'pivot_language = "en"\n\n'

@@ -50,18 +50,15 @@ class Metrics:
     """The server's metrics; also the engine's Telemetry (batches, tokens, model loads)."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
+        self.registry = r = CollectorRegistry()
+
+        def histogram(name: str, doc: str, labels: list[str], buckets: Any) -> Histogram:
+            return Histogram(f"polybrief_{name}", doc, labels, buckets=buckets, registry=r)
+
         self.requests = Counter(
             "polybrief_requests", "Finished calls.", ["rpc", "code"], registry=r
         )
-        self.latency = Histogram(
-            "polybrief_request_seconds",
-            "Call latency.",
-            ["rpc"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        self.latency = histogram("request_seconds", "Call latency.", ["rpc"], LATENCY_BUCKETS)
         self.characters = Counter(
             "polybrief_input_characters", "Characters received.", ["rpc"], registry=r
         )
@@ -69,29 +66,16 @@ class Metrics:
         self.queued = Gauge(
             "polybrief_queued_segments", "Segments waiting for inference.", registry=r
         )
-        self.batch_size = Histogram(
-            "polybrief_batch_size",
-            "Segments per batch.",
-            ["model", "task"],
-            buckets=BATCH_BUCKETS,
-            registry=r,
-        )
-        self.batch_seconds = Histogram(
-            "polybrief_batch_seconds",
-            "Inference time per batch.",
-            ["model", "task"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        by_model = ["model", "task"]
+        self.batch_size = histogram("batch_size", "Segments per batch.", by_model, BATCH_BUCKETS)
+        self.batch_seconds = histogram(
+            "batch_seconds", "Inference time per batch.", by_model, LATENCY_BUCKETS
         )
         self.tokens = Counter(
             "polybrief_tokens", "Tokens read and generated.", ["model", "direction"], registry=r
         )
-        self.model_load = Histogram(
-            "polybrief_model_load_seconds",
-            "Model load time.",
-            ["model", "outcome"],
-            buckets=LOAD_BUCKETS,
-            registry=r,
+        self.model_load = histogram(
+            "model_load_seconds", "Model load time.", ["model", "outcome"], LOAD_BUCKETS
         )
 
     def watch(

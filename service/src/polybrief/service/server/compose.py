@@ -7,7 +7,7 @@ arguments from here.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from polybrief.service.api.servicer import PolybriefServicer
 from polybrief.service.batching import Batcher
@@ -23,19 +23,11 @@ from polybrief.service.telemetry import Telemetry
 
 
 def limits(settings: Settings) -> Limits:
-    """The request limits that the engine enforces and ListCapabilities reports."""
+    """The request limits that the engine enforces and ListCapabilities reports: the
+    settings of the same name, and two that the settings state in other units."""
+    same = {f.name: getattr(settings, f.name) for f in fields(Limits) if hasattr(settings, f.name)}
     return Limits(
-        max_text_characters=settings.max_text_characters,
-        max_translate_items=settings.max_translate_items,
-        max_item_characters=settings.max_item_characters,
-        max_total_characters=settings.max_total_characters,
-        max_target_languages=settings.max_target_languages,
-        min_words=settings.min_words,
-        max_words=settings.max_words,
-        default_words=settings.default_words,
-        max_receive_message_bytes=settings.max_receive_message_bytes,
-        max_generated_tokens=settings.max_generated_tokens,
-        max_concurrent_calls=settings.max_concurrent_calls,
+        **same,
         max_queued_segments=settings.max_queue,
         default_deadline_ms=int(settings.default_deadline_seconds * 1000),
     )
