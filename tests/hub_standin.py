@@ -96,7 +96,9 @@ class HubStandin:
         self.port: int = self._server.server_address[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.cdn = f"http://localhost:{self.port}"  # another origin, as the hub's CDN is
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> HubStandin:
         self._thread.start()
@@ -166,9 +168,8 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
             self._route(body=True)
 
         def _route(self, *, body: bool) -> None:
-            path = unquote(urlsplit(self.path).path)
-            status = self._dispatch(path, body)
-            hub.log(Request(self.command, path, status))
+            self.request_path = unquote(urlsplit(self.path).path)
+            self._dispatch(self.request_path, body)
 
         def _dispatch(self, path: str, body: bool) -> int:
             if path == "/":
@@ -274,6 +275,8 @@ def _handler(hub: HubStandin) -> type[BaseHTTPRequestHandler]:
             self, status: int, data: bytes, body: bool, headers: Mapping[str, str] | None = None
         ) -> int:
             self.send_response(status)
+            # logged before answering: a client that has its answer finds it in the log
+            hub.log(Request(self.command, self.request_path, status))
             headers = {"Content-Type": "application/octet-stream", **(headers or {})}
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():

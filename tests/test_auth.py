@@ -7,6 +7,7 @@ import datetime
 import ipaddress
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 from polybrief.client import Client, OverloadedError
+from polybrief.service.middleware import auth as auth_module
 from polybrief.service.middleware.auth import KeyFileError, KeyStore, entry_for, new_key
 from polybrief.service.server.tls import TlsConfigError, server_credentials
 from polybrief.service.settings import Settings
@@ -145,6 +147,27 @@ def test_a_known_key_is_served(keyed: tuple[ServerThread, Keys]) -> None:
     assert reply.translations[0].text
 
 
+class QuotaClock:
+    """The clock the quotas read, standing still unless a test moves it: how long the
+    calls take (the machine's speed) then refills nothing."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def quota_clock(monkeypatch: pytest.MonkeyPatch) -> QuotaClock:
+    clock = QuotaClock()
+    monkeypatch.setattr(auth_module, "time", clock)  # the server runs in this process
+    return clock
+
+
 def _quota_failure(error: grpc.RpcError) -> tuple[str, float]:
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
@@ -158,7 +181,7 @@ def _quota_failure(error: grpc.RpcError) -> tuple[str, float]:
 
 
 def test_a_key_over_its_request_quota_is_resource_exhausted(
-    keyed: tuple[ServerThread, Keys],
+    keyed: tuple[ServerThread, Keys], quota_clock: QuotaClock
 ) -> None:
     server, keys = keyed
     for _ in range(3):
@@ -166,17 +189,20 @@ def test_a_key_over_its_request_quota_is_resource_exhausted(
     error = _translate(server.address, keys.few_requests)
     subject, retry = _quota_failure(error)
     assert subject == "api_key:few-requests"
-    assert 0 < retry <= 60
+    assert retry == pytest.approx(20)  # 3 a minute: one more in 20 s
     client = Client(server.address, api_key=keys.few_requests, timeout=30)
     with client, pytest.raises(OverloadedError) as over:
         client.translate(["Ships sail."], to="fr", source="en")
     assert over.value.quota_violations[0][0] == "api_key:few-requests"
     assert over.value.retry_after is not None
     assert isinstance(_translate(server.address, keys.unlimited), pb.TranslateResponse)
+    quota_clock.advance(retry)  # refilled by one call, not more
+    assert isinstance(_translate(server.address, keys.few_requests), pb.TranslateResponse)
+    assert isinstance(_translate(server.address, keys.few_requests), grpc.RpcError)
 
 
 def test_a_key_over_its_character_quota_is_resource_exhausted(
-    keyed: tuple[ServerThread, Keys],
+    keyed: tuple[ServerThread, Keys], quota_clock: QuotaClock
 ) -> None:
     server, keys = keyed
     assert isinstance(
@@ -185,9 +211,14 @@ def test_a_key_over_its_character_quota_is_resource_exhausted(
     stats = server.engine.runner.batcher.stats
     submitted = stats.submitted
     error = _translate(server.address, keys.few_characters, "b" * 60)
-    subject, _ = _quota_failure(error)
+    subject, retry = _quota_failure(error)
     assert subject == "api_key:few-characters"
     assert stats.submitted == submitted
+    assert retry == pytest.approx(12)  # 100 a minute: the 20 missing ones take 12 s
+    quota_clock.advance(retry)
+    assert isinstance(
+        _translate(server.address, keys.few_characters, "b" * 60), pb.TranslateResponse
+    )
 
 
 def test_health_stays_open_and_reflection_needs_a_key(keyed: tuple[ServerThread, Keys]) -> None:

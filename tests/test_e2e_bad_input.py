@@ -123,6 +123,29 @@ def _translated(target: str, source: str, model: str) -> Check:
     return check
 
 
+def _unchanged(text: str, *, cleaned: str | None = None, **fields: Any) -> Case:
+    """A Translate call of ``text`` that must come back as it is (``cleaned``: as it is
+    once cleaned up), with no model."""
+    return Case(
+        "Translate", _translate(text, **fields), OK, check=_translated_unchanged(cleaned or text)
+    )
+
+
+def _kept_whole(text: str) -> Case:
+    """An extractive Summarize call of one sentence ``text``: the brief is ``text``."""
+    return Case(
+        "Summarize",
+        _summarize(text, source_language="en", mode=EXTRACTIVE),
+        OK,
+        check=_extractive_brief(text),
+    )
+
+
+def _into_french(request: message.Message | bytes) -> Case:
+    """A Translate call that must come back as English translated by the en→fr model."""
+    return Case("Translate", request, OK, check=_translated("fr", "en", "tiny-marian-en-fr"))
+
+
 def _briefs(languages: list[str], mode: int = pb.SUMMARY_MODE_ABSTRACTIVE) -> Check:
     def check(response: pb.SummarizeResponse) -> None:
         assert [b.language for b in response.briefs] == languages
@@ -222,11 +245,8 @@ CASES: dict[str, Case] = {
     "detect/no-texts": Case("DetectLanguage", _detect(), INVALID, ("texts",)),
     "detect/whitespace-item": Case("DetectLanguage", _detect("ok", " \n "), INVALID, ("texts[1]",)),
     # -- control characters inside real text: removed, the rest kept
-    "translate/nul-and-bidi-inside-text": Case(
-        "Translate",
-        _translate("a\x00b\u202ec", target_language="en", source_language="en"),
-        OK,
-        check=_translated_unchanged("abc"),
+    "translate/nul-and-bidi-inside-text": _unchanged(
+        "a\x00b\u202ec", cleaned="abc", target_language="en", source_language="en"
     ),
     "summarize/controls-inside-text-removed-and-counted": Case(
         "Summarize",
@@ -310,12 +330,9 @@ CASES: dict[str, Case] = {
         ("",),
     ),
     "summarize/garbage-bytes": Case("Summarize", b"\xff\xff\xff\xff\xff", INVALID, ("",)),
-    "translate/unknown-field-ignored": Case(
-        "Translate",
+    "translate/unknown-field-ignored": _into_french(
         _translate(TEXT, target_language="fr", source_language="en").SerializeToString()
-        + b"\xa8\x06\x01",  # field 101, varint 1: unknown to this version
-        OK,
-        check=_translated("fr", "en", "tiny-marian-en-fr"),
+        + b"\xa8\x06\x01"  # field 101, varint 1: unknown to this version
     ),
     # -- language codes: malformed or unknown rejected, BCP-47 variants normalised
     "translate/target-xx-YY": Case(
@@ -370,26 +387,17 @@ CASES: dict[str, Case] = {
         INVALID,
         ("target_languages[1]",),
     ),
-    "translate/fr-FR-from-en-US-normalised": Case(
-        "Translate",
-        _translate(TEXT, target_language="fr-FR", source_language="en-US"),
-        OK,
-        check=_translated("fr", "en", "tiny-marian-en-fr"),
-    ),
-    "translate/padded-code-normalised": Case(
-        "Translate",
-        _translate(TEXT, target_language=" fr ", source_language="EN"),
-        OK,
-        check=_translated("fr", "en", "tiny-marian-en-fr"),
-    ),
     **{
-        f"translate/target-{code}-normalised": Case(
-            "Translate",
-            _translate(TEXT, target_language=code, source_language="EN"),
-            OK,
-            check=_translated("fr", "en", "tiny-marian-en-fr"),
+        f"translate/{name}-normalised": _into_french(
+            _translate(TEXT, target_language=target, source_language=source)
         )
-        for code in ("FR", "fr-fr", "fra")
+        for name, target, source in [
+            ("fr-FR-from-en-US", "fr-FR", "en-US"),
+            ("padded-code", " fr ", "EN"),
+            ("target-FR", "FR", "EN"),
+            ("target-fr-fr", "fr-fr", "EN"),
+            ("target-fra", "fra", "EN"),
+        ]
     },
     "summarize/fr-FR-and-EN-normalised": Case(
         "Summarize",
@@ -398,24 +406,13 @@ CASES: dict[str, Case] = {
         check=_briefs(["fr", "en"], EXTRACTIVE),
     ),
     # -- source equal to target: returned unchanged, no model
-    "translate/source-equals-target": Case(
-        "Translate",
-        _translate(TEXT, target_language="en-GB", source_language="en-US"),
-        OK,
-        check=_translated_unchanged(TEXT),
+    "translate/source-equals-target": _unchanged(
+        TEXT, target_language="en-GB", source_language="en-US"
     ),
     # -- emoji-only, numbers-only, untranslatable: unchanged (translate) or named (summarize)
-    "translate/emoji-only-unchanged": Case(
-        "Translate",
-        _translate("🙂🎉 👍🏽", target_language="fr"),
-        OK,
-        check=_translated_unchanged("🙂🎉 👍🏽"),
-    ),
-    "translate/numbers-only-unchanged": Case(
-        "Translate",
-        _translate("2024 - 15:30 / 42 %", target_language="fr", source_language="en"),
-        OK,
-        check=_translated_unchanged("2024 - 15:30 / 42 %"),
+    "translate/emoji-only-unchanged": _unchanged("🙂🎉 👍🏽", target_language="fr"),
+    "translate/numbers-only-unchanged": _unchanged(
+        "2024 - 15:30 / 42 %", target_language="fr", source_language="en"
     ),
     "detect/emoji-only-no-language": Case(
         "DetectLanguage", _detect("🙂🎉👍"), OK, check=_detected("", reliable=False)
@@ -424,12 +421,7 @@ CASES: dict[str, Case] = {
         "Summarize", _summarize("12345 67890 2024"), INVALID, ("source_language",)
     ),
     # -- one 5,000-character "word": never silently cut
-    "summarize/5000-char-word-extractive": Case(
-        "Summarize",
-        _summarize(LONG_WORD, source_language="en", mode=EXTRACTIVE),
-        OK,
-        check=_extractive_brief(LONG_WORD),
-    ),
+    "summarize/5000-char-word-extractive": _kept_whole(LONG_WORD),
     "summarize/5000-char-word-abstractive": Case(
         "Summarize",
         _summarize(LONG_WORD, source_language="en", model="tiny-bart"),
@@ -443,18 +435,10 @@ CASES: dict[str, Case] = {
         check=_long_word_translated,
     ),
     # -- instruction-like text is data
-    "translate/instruction-like-text": Case(
-        "Translate",
-        _translate(INSTRUCTION, target_language="fr", source_language="en"),
-        OK,
-        check=_translated("fr", "en", "tiny-marian-en-fr"),
+    "translate/instruction-like-text": _into_french(
+        _translate(INSTRUCTION, target_language="fr", source_language="en")
     ),
-    "summarize/instruction-like-text-extractive": Case(
-        "Summarize",
-        _summarize(INSTRUCTION, source_language="en", mode=EXTRACTIVE),
-        OK,
-        check=_extractive_brief(INSTRUCTION),
-    ),
+    "summarize/instruction-like-text-extractive": _kept_whole(INSTRUCTION),
     # -- mixed-language batch and upper-case text
     "translate/mixed-language-batch": Case(
         "Translate",
@@ -534,11 +518,8 @@ CASES: dict[str, Case] = {
     "summarize/model-without-the-language": Case(
         "Summarize", _summarize(source_language="fr", model="tiny-bart"), INVALID, ("model",)
     ),
-    "translate/padded-model-id": Case(
-        "Translate",
-        _translate(TEXT, target_language="fr", source_language="en", model=" tiny-marian-en-fr "),
-        OK,
-        check=_translated("fr", "en", "tiny-marian-en-fr"),
+    "translate/padded-model-id": _into_french(
+        _translate(TEXT, target_language="fr", source_language="en", model=" tiny-marian-en-fr ")
     ),
     # -- everything wrong at once: every field named
     "translate/bad-utf8-is-reported-first": Case(

@@ -158,21 +158,25 @@ def test_health_answers_while_inference_runs(tiny_server: ServerThread) -> None:
         for k in range(5)
     ]
     latencies: list[float] = []
-    with Client(tiny_server.address, timeout=120) as client:
+    with Client(tiny_server.address, timeout=600) as client:
         results: list[object] = []
+        began = time.monotonic()
         worker = threading.Thread(
             target=lambda: results.extend(client.translate(texts, to="fr", source="en"))
         )
         worker.start()
         while worker.is_alive():
             started = time.monotonic()
-            assert client.health(timeout=5) == "SERVING"
+            assert client.health() == "SERVING"
             latencies.append(time.monotonic() - started)
-            time.sleep(0.05)
+            time.sleep(0.01)
         worker.join()
+        translation_s = time.monotonic() - began
     assert len(results) == 5
-    assert len(latencies) >= 3  # probed while the translation was running
-    assert max(latencies) < 1.0
+    # Probed while the translation was running, each answer a small part of it: were
+    # inference on the event loop, a probe would wait for the translation to end.
+    assert len(latencies) >= 4
+    assert max(latencies) < translation_s / 4
 
 
 def test_pull_without_network_fails_cleanly(tmp_path: Path) -> None:

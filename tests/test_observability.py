@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,21 @@ def _samples(port: int | None) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
     }
 
 
+def _settled(
+    port: int | None,
+    before: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    name: str,
+    calls: int,
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The samples once ``calls`` more calls have been recorded (a bounded wait)."""
+    for _ in range(200):
+        after = _samples(port)
+        if _value(after, name, rpc="Translate") - _value(before, name, rpc="Translate") >= calls:
+            return after
+        time.sleep(0.05)
+    return after
+
+
 def _value(
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
 ) -> float:
@@ -59,7 +75,8 @@ def test_metrics_count_calls_batches_tokens_cache_and_loads(server: ServerThread
             stub.Translate(request, timeout=30)
         with pytest.raises(grpc.RpcError):
             stub.Translate(pb.TranslateRequest(texts=[""], target_language="fr"), timeout=30)
-    after = _samples(server.running.metrics_port)
+    # An aborted call's status reaches the client before the server has recorded it.
+    after = _settled(server.running.metrics_port, before, "polybrief_request_seconds_count", 3)
 
     def grew(name: str, **labels: str) -> float:
         return _value(after, name, **labels) - _value(before, name, **labels)

@@ -280,6 +280,13 @@ def _check_outcome(code: grpc.StatusCode, answer: Any) -> None:
         assert all(FIELD.fullmatch(f) for f in fields), fields
 
 
+def _answer(channel: grpc.Channel, method: str, request: message.Message) -> Any:
+    """The response to ``request`` when it is OK; None when it failed as documented."""
+    code, answer = _send(channel, method, request.SerializeToString())
+    _check_outcome(code, answer)
+    return answer if code == grpc.StatusCode.OK else None
+
+
 def _assert_serving(channel: grpc.Channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
     for service in ("", "polybrief.v1.Polybrief"):
@@ -295,9 +302,8 @@ def _assert_serving(channel: grpc.Channel) -> None:
 def test_summarize_never_fails_unexpectedly(
     channel: grpc.Channel, request: pb.SummarizeRequest
 ) -> None:
-    code, answer = _send(channel, "Summarize", request.SerializeToString())
-    _check_outcome(code, answer)
-    if code == grpc.StatusCode.OK:
+    answer = _answer(channel, "Summarize", request)
+    if answer is not None:
         wanted = len(request.target_languages) or 1
         assert len(answer.briefs) == wanted
         assert answer.source_language
@@ -312,9 +318,8 @@ def test_summarize_never_fails_unexpectedly(
 def test_translate_never_fails_unexpectedly(
     channel: grpc.Channel, request: pb.TranslateRequest
 ) -> None:
-    code, answer = _send(channel, "Translate", request.SerializeToString())
-    _check_outcome(code, answer)
-    if code == grpc.StatusCode.OK:
+    answer = _answer(channel, "Translate", request)
+    if answer is not None:
         assert len(answer.translations) == len(request.texts)
         assert answer.target_language
         for item in answer.translations:
@@ -326,9 +331,8 @@ def test_translate_never_fails_unexpectedly(
 def test_detect_never_fails_unexpectedly(
     channel: grpc.Channel, request: pb.DetectLanguageRequest
 ) -> None:
-    code, answer = _send(channel, "DetectLanguage", request.SerializeToString())
-    _check_outcome(code, answer)
-    if code == grpc.StatusCode.OK:
+    answer = _answer(channel, "DetectLanguage", request)
+    if answer is not None:
         assert len(answer.detections) == len(request.texts)
         for detection in answer.detections:
             assert 0.0 <= detection.confidence <= 1.0

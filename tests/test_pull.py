@@ -24,19 +24,6 @@ BIN = Path(sys.executable).parent
 FR = "polybrief-test/tiny-marian-en-fr"
 RU = "polybrief-test/tiny-marian-en-ru"
 TF_WEIGHTS = "tf_model.h5"  # real opus-mt repos ship one; the pull must skip it
-# The same call as the CLI command makes, for while `polybrief-server` is not installed.
-PULL_FALLBACK = """
-import sys
-from polybrief.service.models.catalog import load_catalog
-from polybrief.service.models.pull import UnknownModelError, pull
-try:
-    results = pull(load_catalog(sys.argv[1]), sys.argv[2:], progress=True,
-                   err=lambda line: print(line, file=sys.stderr, flush=True))
-except UnknownModelError as exc:
-    print(f"Error: {exc}", file=sys.stderr)
-    sys.exit(2)
-sys.exit(0 if all(r.ok for r in results) else 1)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -109,19 +96,16 @@ def hub_env(hf_home: Path, endpoint: str, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("POLYBRIEF_", "HF_", "HUGGINGFACE_", "TRANSFORMERS_"))
     }
-    env.update(HF_HOME=str(hf_home), HF_ENDPOINT=endpoint, GRPC_VERBOSITY="NONE", **extra)
+    env.update(HF_HOME=str(hf_home), HF_ENDPOINT=endpoint, GRPC_VERBOSITY="NONE", COLUMNS="200")
+    env.update(extra)
     return env
 
 
 def run_pull(
     catalog: Path, ids: list[str], env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    """``polybrief-server models pull --catalog CAT IDS`` (or the same API call)."""
-    server = shutil.which("polybrief-server", path=str(BIN))
-    if server is not None:
-        command = [server, "models", "pull", "--catalog", str(catalog), *ids]
-    else:
-        command = [sys.executable, "-c", PULL_FALLBACK, str(catalog), *ids]
+    """``polybrief-server models pull --catalog CAT IDS``, the real command."""
+    command = [str(BIN / "polybrief-server"), "models", "pull", "--catalog", str(catalog), *ids]
     return subprocess.run(
         command, check=False, env=env, capture_output=True, text=True, timeout=300
     )
@@ -270,6 +254,27 @@ def test_a_failed_download_is_reported_and_the_others_fetched(
     assert hub.downloaded(RU) == set(expected_files(tiny_dir / "tiny-marian-en-ru"))
 
 
+def test_a_repo_missing_on_the_hub_is_named(
+    online: None, repos: dict[str, Path], tiny_dir: Path, tmp_path: Path
+) -> None:
+    with HubStandin({RU: repos[RU]}) as hub:  # serves en-ru only
+        catalog = load_catalog(hub_catalog(tiny_dir, tmp_path / "c.toml", [FR]))
+        errors: list[str] = []
+        (result,) = pull(
+            catalog,
+            None,
+            progress=False,
+            out=lambda _: None,
+            err=errors.append,
+            endpoint=hub.endpoint,
+            cache_dir=tmp_path / "hub",
+        )
+    assert result.outcome == "failed"
+    assert errors == [f"hub-marian-en-fr: FAILED: {result.error}"]
+    assert "RepositoryNotFoundError" in errors[0]
+    assert "Repository Not Found" in errors[0]
+
+
 def test_the_command_reports_failures_per_model_and_exits_non_zero(
     hub: HubStandin, tiny_dir: Path, tmp_path: Path
 ) -> None:
@@ -361,7 +366,8 @@ def test_pulled_model_is_served_offline(
     assert result.text
     assert [step.model for step in result.route.steps] == ["hub-marian-en-fr"]
     converted = tmp_path / "ct2"
-    assert (converted.is_dir() and any(converted.iterdir())) is (backend == "ctranslate2")
+    served_by_ct2 = converted.is_dir() and any(converted.iterdir())
+    assert served_by_ct2 is (backend == "ctranslate2"), log.read_text()[-3000:]
 
 
 def test_hub_reachable(hub: HubStandin, monkeypatch: pytest.MonkeyPatch) -> None:

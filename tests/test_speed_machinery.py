@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -49,40 +51,55 @@ def test_batching_never_mixes_requests(client: Client, tiny_server: Any) -> None
     assert stats.batches > batches_before
 
 
-class SlowBackend:
-    """A real backend stand-in is not needed: this one only measures the queue."""
+class GatedBackend:
+    """A backend stand-in that only lets the queue be observed: each batch it is given
+    waits until the test opens the gate, so what is computing when is up to the test."""
 
-    name = "slow"
+    name = "gated"
 
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
+    def __init__(self, *, open_: bool = False) -> None:
+        self.computing = threading.Event()  # set once a batch is being computed
+        self.gate = threading.Event()
+        if open_:
+            self.gate.set()
         self.seen: list[str] = []
 
     def generate(self, texts: list[str], task: Task) -> Generated:
-        time.sleep(self.delay)
+        self.computing.set()
+        assert self.gate.wait(timeout=600), "the test never opened the gate"
         self.seen.extend(texts)
         return Generated([t.upper() for t in texts], len(texts), len(texts))
 
 
+def _blocked(batcher: Batcher, backend: GatedBackend, texts: list[str]) -> threading.Thread:
+    """A call of ``texts`` whose first batch is computing (held at the gate) on return."""
+    task = Task("translate", "en", "fr")
+    blocker = threading.Thread(
+        target=batcher.run, args=(backend, "m", task, texts, CallContext()), daemon=True
+    )
+    blocker.start()
+    assert backend.computing.wait(timeout=600)
+    return blocker
+
+
 def test_dead_calls_are_dropped_before_compute() -> None:
     batcher = Batcher(max_batch=2, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100)
-    backend = SlowBackend(0.3)
+    backend = GatedBackend()
     task = Task("translate", "en", "fr")
     try:
-        blocker = threading.Thread(
-            target=batcher.run, args=(backend, "m", task, ["a", "b"], CallContext())
-        )
-        blocker.start()
-        time.sleep(0.05)  # the worker is now busy with the first batch
+        blocker = _blocked(batcher, backend, ["a", "b"])
+        # while "a" and "b" compute, one call's deadline passes and another is cancelled
         with pytest.raises(DeadlineExpired):
             batcher.run(backend, "m", task, ["x1", "x2", "x3"], CallContext.with_timeout(0.1))
         cancelled = threading.Event()
         cancelled.set()
         with pytest.raises(Cancelled):
             batcher.run(backend, "m", task, ["y1"], CallContext(None, cancelled.is_set))
+        backend.gate.set()
         blocker.join()
         assert batcher.run(backend, "m", task, ["z"], CallContext()) == ["Z"]
     finally:
+        backend.gate.set()
         batcher.close()
     assert batcher.stats.dropped == 4
     assert not {"x1", "x2", "x3", "y1"} & set(backend.seen)
@@ -90,39 +107,62 @@ def test_dead_calls_are_dropped_before_compute() -> None:
 
 def test_full_queue_is_overloaded_not_queued_forever() -> None:
     batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=3)
-    backend = SlowBackend(0.3)
+    backend = GatedBackend()
     task = Task("translate", "en", "fr")
     try:
-        blocker = threading.Thread(
-            target=batcher.run, args=(backend, "m", task, ["a", "b", "c"], CallContext())
-        )
-        blocker.start()
-        time.sleep(0.05)  # "a" is computing, "b" and "c" wait
-        started = time.monotonic()
+        blocker = _blocked(batcher, backend, ["a", "b", "c"])  # "a" computes, "b" and "c" wait
+        # Refused at once: nothing can compute while the gate is shut, so a call that was
+        # queued instead would end with its deadline, not with Overloaded.
         with pytest.raises(Overloaded) as refused:
-            batcher.run(backend, "m", task, ["1", "2"], CallContext())
-        assert time.monotonic() - started < 0.1  # refused at once, not queued
+            batcher.run(backend, "m", task, ["1", "2"], CallContext.with_timeout(600))
         assert refused.value.retry_after_s > 0
+        assert not backend.gate.is_set()
+        backend.gate.set()
         blocker.join()
         # alone, a call larger than the whole queue still runs (it could never run otherwise)
-        assert batcher.run(SlowBackend(0), "m", task, list("wxyz"), CallContext()) == list("WXYZ")
+        whole = GatedBackend(open_=True)
+        assert batcher.run(whole, "m", task, list("wxyz"), CallContext()) == list("WXYZ")
     finally:
+        backend.gate.set()
         batcher.close()
 
 
+def _timed_translate(client: Client, text: str) -> float:
+    began = time.monotonic()
+    [result] = client.translate(text, to="fr", source="en")
+    assert result.error is None, result.error
+    return time.monotonic() - began
+
+
 def test_short_deadline_over_grpc_leaves_no_work(client: Client, tiny_server: Any) -> None:
-    text = " ".join(f"Sentence {i} about ships and allies at sea." for i in range(300))
-    dropped_before = tiny_server.engine.runner.batcher.stats.dropped
-    with pytest.raises(DeadlineExceededError):
-        client.translate([text] * 3, to="fr", source="en", timeout=0.05)
+    # Sized from a measured call of 30 sentences: as many sentences as take twenty
+    # deadlines (at least 300; at most 1000, within the limits on a call's input).
+    deadline = 0.05
+    per_sentence_s = _timed_translate(client, _ships(30, "measure")) / 30
+    count = min(1000, max(300, math.ceil(20 * deadline / per_sentence_s)))
     batcher = tiny_server.engine.runner.batcher
-    deadline = time.monotonic() + 20
-    while batcher.stats.dropped == dropped_before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert batcher.stats.dropped > dropped_before
-    time.sleep(0.2)
-    assert batcher.queued() == 0
+    dropped_before = batcher.stats.dropped
+    texts = [_ships(count // 3, f"part {part}") for part in range(3)]
+    with pytest.raises(DeadlineExceededError):
+        client.translate(texts, to="fr", source="en", timeout=deadline)
+    # the rest is dropped, not computed: the worker gets there within the work it
+    # would have taken (ten times that: a hang guard)
+    guard = 10 * count * per_sentence_s
+    assert _wait_for(lambda: batcher.stats.dropped > dropped_before, guard)
+    assert _wait_for(lambda: batcher.queued() == 0, guard)
     assert client.health() == "SERVING"
+
+
+def _ships(count: int, tag: str) -> str:
+    """``count`` distinct sentences (none from the cache: ``tag`` makes them new)."""
+    return " ".join(f"Sentence {i} ({tag}) about ships and allies at sea." for i in range(count))
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
 
 
 def test_cache_returns_the_same_output_and_counts_hits(client: Client, tiny_server: Any) -> None:
@@ -192,31 +232,25 @@ def test_ctranslate2_matches_transformers(
     texts = [*list(SENTENCES.values())[:2], "Putin and Hollande agreed to cooperate."]
     expected = TransformersBackend(spec, tokenizer, model, adapter).generate(texts, task).outputs
     eos = model.generation_config.forced_eos_token_id is not None
-    fp32 = CTranslate2Backend(
-        spec,
-        tokenizer,
-        adapter,
-        convert_to_ct2(spec, directory, "float32", tmp_path),
-        compute_type="float32",
-        threads=1,
-        forced_eos=eos,
-    )
-    assert fp32.generate(texts, task).outputs == expected
+
+    def ct2(compute_type: str) -> list[str]:
+        converted = convert_to_ct2(spec, directory, compute_type, tmp_path)
+        backend = CTranslate2Backend(
+            spec,
+            tokenizer,
+            adapter,
+            converted,
+            compute_type=compute_type,
+            threads=1,
+            forced_eos=eos,
+        )
+        return backend.generate(texts, task).outputs
+
+    assert ct2("float32") == expected
     assert convert_to_ct2(spec, directory, "float32", tmp_path) == convert_to_ct2(
         spec, directory, "float32", tmp_path
     )  # cached
-    int8 = CTranslate2Backend(
-        spec,
-        tokenizer,
-        adapter,
-        convert_to_ct2(spec, directory, "int8", tmp_path),
-        compute_type="int8",
-        threads=1,
-        forced_eos=eos,
-    )
-    agreement = sum(
-        a == b for a, b in zip(int8.generate(texts, task).outputs, expected, strict=True)
-    ) / len(texts)
+    agreement = sum(a == b for a, b in zip(ct2("int8"), expected, strict=True)) / len(texts)
     print(f"{model_id}: int8 agreement {agreement:.2f}")  # reported, not asserted: int8 may differ
 
 

@@ -38,17 +38,11 @@ keys_app = typer.Typer(help="API keys for a server (POLYBRIEF_API_KEYS).")
 app.add_typer(models_app, name="models", no_args_is_help=True)
 app.add_typer(keys_app, name="keys", no_args_is_help=True)
 
-_IGNORE = [
-    "*.h5",
-    "*.msgpack",
-    "*.ot",
-    "*.onnx",
-    "onnx/*",
-    "tf_model*",
-    "flax_model*",
-    "rust_model*",
-]
 _CATALOG_HELP = "Catalogue TOML (env POLYBRIEF_CATALOG; default: the shipped one)."
+
+
+def _stderr(line: str) -> None:
+    typer.echo(line, err=True)
 
 
 def _config_error(message: str) -> typer.Exit:
@@ -174,33 +168,26 @@ def new_key(
 def pull(
     models: Annotated[list[str] | None, typer.Argument(help="Catalogue ids (default: all)")] = None,
     catalog: Annotated[Path | None, typer.Option(help=_CATALOG_HELP)] = None,
+    progress: Annotated[bool, typer.Option(help="Show download progress bars.")] = True,
 ) -> None:
-    """Download catalogue models into the Hugging Face cache for offline serving."""
-    from huggingface_hub import snapshot_download
+    """Download catalogue models into the Hugging Face cache for offline serving
+    (HF_ENDPOINT, HF_HOME and HF_TOKEN apply). Exits 1 when any model failed."""
     from polybrief.service.models.catalog import load_catalog
+    from polybrief.service.models.pull import UnknownModelError
+    from polybrief.service.models.pull import pull as pull_models
 
     cat = load_catalog(settings_from({"catalog": catalog}).catalog)
-    wanted = models or list(cat.ids)
-    unknown = [m for m in wanted if cat.get(m) is None]
-    if unknown:
-        raise typer.BadParameter(f"unknown model(s) {unknown}; catalogue: {', '.join(cat.ids)}")
-    failed = 0
-    for spec in (s for s in cat.models if s.id in wanted):
-        model_id = spec.id
-        if spec.local_path is not None:
-            typer.echo(f"{model_id}: local directory {spec.local_path}, nothing to pull")
-            continue
-        typer.echo(f"{model_id}: fetching {spec.source}@{spec.revision or 'main'}")
-        try:
-            path = snapshot_download(spec.source, revision=spec.revision, ignore_patterns=_IGNORE)
-        except Exception as exc:  # network, auth and disk errors all end the same way
-            failed += 1
-            typer.echo(
-                f"{model_id}: FAILED: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True
-            )
-            continue
-        typer.echo(f"{model_id}: ok ({path})")
-    if failed:
+    try:
+        results = pull_models(
+            cat,
+            models,
+            progress=progress,
+            out=typer.echo,
+            err=lambda line: typer.echo(line, err=True),
+        )
+    except UnknownModelError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if not all(r.ok for r in results):
         raise typer.Exit(1)
 
 
@@ -261,3 +248,7 @@ def main() -> None:
     """Console entry point (``polybrief-server``)."""
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # no C-core log lines mixed into output
     app()
+
+
+if __name__ == "__main__":  # python -m polybrief.service.cli
+    main()

@@ -4,7 +4,7 @@ Example entry::
 
     [[models]]
     id = "opus-mt-en-fr"                    # used in `model` fields of requests
-    family = "marian"                       # see FAMILIES
+    family = "marian"                       # see families.FAMILIES
     source = "Helsinki-NLP/opus-mt-en-fr"   # hub id, or a directory (relative to the file)
     revision = "main"                       # hub revision (branch, tag or commit)
     license = "apache-2.0"
@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("marian", "m2m100", "nllb", "mbart50", "t5", "mt5", "bart", "pegasus")
 TASKS = ("translate", "summarize")
 BACKENDS = ("transformers", "ctranslate2")
 # Families whose CTranslate2 conversion was checked to reproduce transformers' output.
@@ -169,6 +168,8 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
     model_id = str(entry["id"])
     where = f"model {model_id!r}"
     family = str(entry["family"])
+    from polybrief.service.models.families import FAMILIES  # families import ModelSpec
+
     if family not in FAMILIES:
         raise CatalogError(f"{where}: unknown family {family!r}; supported: {', '.join(FAMILIES)}")
     tasks = tuple(str(t) for t in entry["tasks"])

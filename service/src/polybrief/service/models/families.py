@@ -310,6 +310,10 @@ _ADAPTERS: dict[str, FamilyAdapter] = {
 }
 
 
+#: The catalogue's families: those with an adapter.
+FAMILIES = tuple(_ADAPTERS)
+
+
 def adapter_for(family: str) -> FamilyAdapter:
     """The adapter of a catalogue family; unknown names list the supported ones."""
     try:

@@ -102,8 +102,7 @@ def pull(
                 tqdm_class=bars,
             )
         except Exception as exc:  # network, HTTP, auth and disk errors all end the same way
-            first_line = (str(exc).strip().splitlines() or [""])[0]
-            error = f"{type(exc).__name__}: {first_line}"
+            error = f"{type(exc).__name__}: {_summary(exc)}"
             report_error(f"{model_id}: FAILED: {error}")
             results.append(PullResult(model_id, "failed", error=error))
             continue
@@ -131,6 +130,15 @@ def hub_reachable(timeout_s: float = 5.0, *, endpoint: str | None = None) -> boo
     except (OSError, ValueError, http.client.HTTPException):  # URLError, HTTPError: OSError
         return False
     return status < 400
+
+
+def _summary(exc: BaseException) -> str:
+    """One line of an error message: its first line, and the second when the first says
+    little on its own (huggingface_hub's "401 Client Error." then "Repository Not Found")."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and len(lines[0]) < 40:
+        return f"{lines[0]} {lines[1]}"
+    return lines[0] if lines else ""
 
 
 def _bar_class(*, shown: bool) -> type[Any]:

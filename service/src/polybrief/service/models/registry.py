@@ -61,8 +61,17 @@ def checkpoint_dir(spec: ModelSpec, *, local_only: bool) -> str:
     if spec.local_path is not None:
         return str(spec.local_path)
     from huggingface_hub import snapshot_download
+    from polybrief.service.models.pull import IGNORE_PATTERNS
 
-    return str(snapshot_download(spec.source, revision=spec.revision, local_files_only=local_only))
+    # the pull's patterns: the weights of other frameworks are never fetched, and a cache
+    # without them is complete
+    found = snapshot_download(
+        spec.source,
+        revision=spec.revision,
+        local_files_only=local_only,
+        ignore_patterns=list(IGNORE_PATTERNS),
+    )
+    return str(found)
 
 
 def input_window(spec: ModelSpec, config: Any, tokenizer: Any) -> int:
