@@ -238,19 +238,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the run (3)")
     parser.add_argument("--interval", type=float, default=15.0, help="seconds per line (15)")
-    parser.add_argument(
-        "--warmup",
-        type=float,
-        default=15.0,
-        help="seconds before the RSS / p99 baseline sample (15)",
-    )
+    parser.add_argument("--warmup", type=float, default=15.0, help="baseline after (s; 15)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent callers (8)")
-    parser.add_argument(
-        "--rss-threshold",
-        type=float,
-        default=25.0,
-        help="fail when RSS grows more than this many percent (25)",
-    )
+    parser.add_argument("--rss-threshold", type=float, default=25.0, help="max RSS growth %% (25)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mix", type=parse_mix, default=parse_mix(MIX),
                         help=f"kinds of call and their weights (default {MIX})")  # fmt: skip

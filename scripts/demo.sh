@@ -6,8 +6,7 @@
 # again); offline, it serves what the cache holds and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# the server's own command; `polybrief serve` before the split into two commands
-if command -v polybrief-server >/dev/null 2>&1; then server=polybrief-server; else server=polybrief; fi
+server=polybrief-server  # the server's own command (polybrief-service); `polybrief` is the client
 demo_models="distilbart-cnn-12-6 opus-mt-en-fr opus-mt-en-ru"  # the en summariser, en→fr, en→ru
 
 if [ -z "${POLYBRIEF_CATALOG:-}" ]; then

@@ -304,12 +304,8 @@ def free_port() -> int:
 
 
 def server_command() -> list[str]:
-    """The server's command: ``polybrief-server serve``, or ``polybrief serve`` before it."""
-    for name in ("polybrief-server", "polybrief"):
-        found = shutil.which(name, path=str(BIN))
-        if found is not None:
-            return [found, "serve"]
-    pytest.fail(f"neither polybrief-server nor polybrief in {BIN}")
+    """The server's command: ``polybrief-server serve``."""
+    return [str(BIN / "polybrief-server"), "serve"]
 
 
 def wait_serving(client: pc.Client, server: subprocess.Popen[bytes], log: Path) -> None:

@@ -37,9 +37,7 @@ from polybrief.service.text.clean import clean, has_content, has_letters
             0,
             id="joiners-newlines-tabs",
         ),
-        pytest.param(
-            "one\r\ntwo\rthree\u2028four", "one\ntwo\nthree\nfour", 0, id="line-endings"
-        ),
+        pytest.param("one\r\ntwo\rthree\u2028four", "one\ntwo\nthree\nfour", 0, id="line-endings"),
         pytest.param(
             "  Cafe\u0301   au\t\tlait  \n\n\n\n  fin   \n",
             "Café au lait\n\nfin",

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "polybrief.v1.Polybrief"
 Context: TypeAlias = grpc.aio.ServicerContext
 T = TypeVar("T")
+In = TypeVar("In")
+Out = TypeVar("Out")
 Req = TypeVar("Req", bound=message.Message)
 
 
@@ -92,22 +94,17 @@ class PolybriefServicer:
         finally:
             self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * (time.monotonic() - started)
 
-    # Conversion runs on the request thread too: the event loop only moves bytes.
     async def Summarize(self, request: pb.SummarizeRequest, context: Context) -> Any:
-        run, decode, encode = (
-            self.engine.summarize,
-            convert.summarize_request,
-            convert.summarize_response,
+        work = _through(
+            convert.summarize_request, self.engine.summarize, convert.summarize_response
         )
-        return await self._run(context, lambda call: encode(run(decode(request), call)))
+        return await self._run(context, work(request))
 
     async def Translate(self, request: pb.TranslateRequest, context: Context) -> Any:
-        run, decode, encode = (
-            self.engine.translate,
-            convert.translate_request,
-            convert.translate_response,
+        work = _through(
+            convert.translate_request, self.engine.translate, convert.translate_response
         )
-        return await self._run(context, lambda call: encode(run(decode(request), call)))
+        return await self._run(context, work(request))
 
     async def DetectLanguage(self, request: pb.DetectLanguageRequest, context: Context) -> Any:
         texts = tuple(request.texts)
@@ -118,6 +115,14 @@ class PolybriefServicer:
     async def ListCapabilities(self, request: pb.ListCapabilitiesRequest, context: Context) -> Any:
         capabilities = self.engine.capabilities
         return await self._run(context, lambda _: convert.capabilities_response(capabilities()))
+
+
+def _through(
+    decode: Callable[[Req], In], run: Callable[[In, CallContext], Out], encode: Callable[[Out], T]
+) -> Callable[[Req], Callable[[CallContext], T]]:
+    """decode → engine → encode as the work of a call: all of it on the request thread, so
+    the event loop only moves bytes."""
+    return lambda request: lambda call: encode(run(decode(request), call))
 
 
 def _guarded(
