@@ -69,3 +69,15 @@ def sentences(count: int, start: int = 0) -> str:
     return " ".join(
         f"Ship number {i} sailed with the allies at dawn." for i in range(start, start + count)
     )
+
+
+def wait_for(condition: Any, timeout: float, interval: float = 0.02) -> bool:
+    """Polls ``condition()`` until it is true or ``timeout`` seconds have passed, and
+    returns its last value. ``timeout`` only guards against a hang: a test sizes it from
+    what it measured, never from an assumed speed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(interval)
+    return bool(condition())

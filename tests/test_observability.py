@@ -50,7 +50,10 @@ def _settled(
     """The samples once ``calls`` more calls have been recorded (a bounded wait)."""
     for _ in range(200):
         after = _samples(port)
-        if _value(after, name, rpc="Translate") - _value(before, name, rpc="Translate") >= calls:
+        recorded = _value(after, name, rpc="Translate") - _value(before, name, rpc="Translate")
+        # a call counts as in flight until its response is sent, a moment after the client
+        # has it
+        if recorded >= calls and _value(after, "polybrief_inflight_calls") == 0:
             return after
         time.sleep(0.05)
     return after

@@ -32,13 +32,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from polybrief import client as pc
+from server_harness import wait_for
 
-_SCRIPT = Path(sys.executable).parent / "polybrief-server"
-SERVER = (
-    [str(_SCRIPT)]
-    if _SCRIPT.exists()
-    else [sys.executable, "-c", "from polybrief.service.cli import main; main()"]
-)
+SERVER = [str(Path(sys.executable).parent / "polybrief-server")]
 # POLYBRIEF_GRACE_SECONDS of the servers: an upper bound never reached here. Every drain
 # these tests start ends with its last call, and they assert that it does.
 GRACE = 600.0
@@ -189,13 +185,6 @@ def measure(server: ServerProcess, seed: int) -> Pace:
         result, finished = translate(client, seed)
     assert_complete(result)
     return Pace(server.start_s, finished - began, refusal_s())
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return condition()
 
 
 def send_in_flight(

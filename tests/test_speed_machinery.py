@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from polybrief.service.cache import TranslationCache
 from polybrief.service.context import CallContext
 from polybrief.service.errors import Cancelled, DeadlineExpired, Overloaded
 from polybrief.service.models.backends import Generated, Task
+from server_harness import wait_for
 
 SENTENCES = {
     "en": "The navy was ordered to work with the French as allies.",
@@ -148,21 +148,14 @@ def test_short_deadline_over_grpc_leaves_no_work(client: Client, tiny_server: An
     # the rest is dropped, not computed: the worker gets there within the work it
     # would have taken (ten times that: a hang guard)
     guard = 10 * count * per_sentence_s
-    assert _wait_for(lambda: batcher.stats.dropped > dropped_before, guard)
-    assert _wait_for(lambda: batcher.queued() == 0, guard)
+    assert wait_for(lambda: batcher.stats.dropped > dropped_before, guard)
+    assert wait_for(lambda: batcher.queued() == 0, guard)
     assert client.health() == "SERVING"
 
 
 def _ships(count: int, tag: str) -> str:
     """``count`` distinct sentences (none from the cache: ``tag`` makes them new)."""
     return " ".join(f"Sentence {i} ({tag}) about ships and allies at sea." for i in range(count))
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return condition()
 
 
 def test_cache_returns_the_same_output_and_counts_hits(client: Client, tiny_server: Any) -> None:
