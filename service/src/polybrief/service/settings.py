@@ -52,9 +52,7 @@ class Settings(BaseSettings):
         "while the single inference thread computes); past it, RESOURCE_EXHAUSTED at once.",
     )
     max_batch: int = Field(32, ge=1, description="Segments per inference batch.")
-    max_wait_ms: float = Field(
-        4.0, ge=0, description="How long a segment waits for others to share its batch."
-    )
+    max_wait_ms: float = Field(4.0, ge=0, description="How long a segment waits to share a batch.")
     fill_wait_ms: float = Field(
         30.0,
         ge=0,
@@ -74,18 +72,10 @@ class Settings(BaseSettings):
         "are at most 400 KB of UTF-8), so only an abusive message meets it.",
     )
     max_send_message_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="gRPC send limit.")
-    max_text_characters: int = Field(
-        100_000, ge=1, description="Characters of a Summarize text, at most."
-    )
-    max_translate_items: int = Field(
-        64, ge=1, description="Texts of a Translate or DetectLanguage call, at most."
-    )
-    max_item_characters: int = Field(
-        20_000, ge=1, description="Characters of one Translate text, at most."
-    )
-    max_total_characters: int = Field(
-        100_000, ge=1, description="Characters of all texts of one Translate call, at most."
-    )
+    max_text_characters: int = Field(100_000, ge=1, description="Summarize text, characters.")
+    max_translate_items: int = Field(64, ge=1, description="Texts per Translate/Detect call.")
+    max_item_characters: int = Field(20_000, ge=1, description="One Translate text, characters.")
+    max_total_characters: int = Field(100_000, ge=1, description="All texts of a call, characters.")
     max_target_languages: int = Field(8, ge=1, description="Target languages of one call.")
     min_words: int = Field(10, ge=1, description="Smallest word budget a brief may ask for.")
     max_words: int = Field(400, ge=1, description="Largest word budget a brief may ask for.")

@@ -23,48 +23,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from polybrief.service.errors import UnsupportedRoute
 from polybrief.service.models.catalog import ModelSpec
 
 
-def _table(text: str) -> dict[str, str]:
-    """Reads a table written as ``"fr=fra_Latn ru=rus_Cyrl …"``; a bare ``"fr_XX"`` is keyed
-    by its first two letters."""
-    pairs = (item.split("=") if "=" in item else (item[:2], item) for item in text.split())
+def _table(name: str) -> dict[str, str]:
+    """Reads a code table beside this module, written as ``fr=fra_Latn ru=rus_Cyrl …``
+    (``#`` starts a comment); a bare ``fr_XX`` is keyed by its first two letters."""
+    text = (Path(__file__).parent / name).read_text(encoding="utf-8")
+    words = [w for line in text.splitlines() for w in line.split("#", 1)[0].split()]
+    pairs = (item.split("=") if "=" in item else (item[:2], item) for item in words)
     return {key: value for key, value in pairs}
 
 
 # ISO 639-1 → mBART-50 code, all 52 languages (each code starts with its ISO 639-1 code).
-MBART50_CODES: dict[str, str] = _table(
-    """
-    ar_AR cs_CZ de_DE en_XX es_XX et_EE fi_FI fr_XX gu_IN hi_IN it_IT ja_XX kk_KZ ko_KR
-    lt_LT lv_LV my_MM ne_NP nl_XX ro_RO ru_RU si_LK tr_TR vi_VN zh_CN af_ZA az_AZ bn_IN
-    fa_IR he_IL hr_HR id_ID ka_GE km_KH mk_MK ml_IN mn_MN mr_IN pl_PL ps_AF pt_XX sv_SE
-    sw_KE ta_IN te_IN th_TH tl_XX uk_UA ur_PK xh_ZA gl_ES sl_SI
-    """
-)
+MBART50_CODES = _table("language_codes_mbart50.txt")
 
-# ISO 639-1 → NLLB-200 (FLORES-200) code: every mBART-50 language and other major ones.
-# Macrolanguages map to the variety NLLB was trained on (ar → Modern Standard Arabic, fa →
-# Western Persian, lv → Standard Latvian, ms → Standard Malay, zh → Simplified Chinese).
-NLLB_CODES: dict[str, str] = _table(
-    """
-    af=afr_Latn am=amh_Ethi ar=arb_Arab az=azj_Latn be=bel_Cyrl bg=bul_Cyrl bn=ben_Beng
-    bs=bos_Latn ca=cat_Latn cs=ces_Latn cy=cym_Latn da=dan_Latn de=deu_Latn el=ell_Grek
-    en=eng_Latn eo=epo_Latn es=spa_Latn et=est_Latn eu=eus_Latn fa=pes_Arab fi=fin_Latn
-    fr=fra_Latn ga=gle_Latn gl=glg_Latn gu=guj_Gujr ha=hau_Latn he=heb_Hebr hi=hin_Deva
-    hr=hrv_Latn hu=hun_Latn hy=hye_Armn id=ind_Latn ig=ibo_Latn is=isl_Latn it=ita_Latn
-    ja=jpn_Jpan jv=jav_Latn ka=kat_Geor kk=kaz_Cyrl km=khm_Khmr kn=kan_Knda ko=kor_Hang
-    ky=kir_Cyrl lo=lao_Laoo lt=lit_Latn lv=lvs_Latn mk=mkd_Cyrl ml=mal_Mlym mn=khk_Cyrl
-    mr=mar_Deva ms=zsm_Latn mt=mlt_Latn my=mya_Mymr ne=npi_Deva nl=nld_Latn no=nob_Latn
-    pa=pan_Guru pl=pol_Latn ps=pbt_Arab pt=por_Latn ro=ron_Latn ru=rus_Cyrl si=sin_Sinh
-    sk=slk_Latn sl=slv_Latn so=som_Latn sq=als_Latn sr=srp_Cyrl sv=swe_Latn sw=swh_Latn
-    ta=tam_Taml te=tel_Telu tg=tgk_Cyrl th=tha_Thai tl=tgl_Latn tr=tur_Latn uk=ukr_Cyrl
-    ur=urd_Arab uz=uzn_Latn vi=vie_Latn xh=xho_Latn yo=yor_Latn zh=zho_Hans zu=zul_Latn
-    """
-)
+# ISO 639-1 → NLLB-200 (FLORES-200) code (the file says how macrolanguages map).
+NLLB_CODES = _table("language_codes_nllb.txt")
 
 # Marian (OPUS-MT / Tatoeba) target tokens besides >>{ISO 639-3}<< and >>{ISO 639-1}<<,
 # for macrolanguages whose models name the individual language or script.
