@@ -85,6 +85,40 @@ class PipelineReport:
     reduce_rounds: int = 0
 
 
+class WarningCode(enum.Enum):
+    """What a QualityWarning says about an output (the proto's ``QualityWarning.code``)."""
+
+    REPETITION = "REPETITION"  # a repeated n-gram loop survived the guard
+    LENGTH_RATIO = "LENGTH_RATIO"  # output far longer or shorter than the source
+    WRONG_LANGUAGE = "WRONG_LANGUAGE"  # detected output language is not the target
+    UNTRANSLATED = "UNTRANSLATED"  # output equals the input where it should not
+    LOW_CONFIDENCE = "LOW_CONFIDENCE"  # confidence under the server's threshold
+    TERM_NOT_APPLIED = "TERM_NOT_APPLIED"  # a glossary term could not be kept as asked
+
+
+@dataclass(frozen=True)
+class QualityWarning:
+    """Something about an output a desk should look at before publishing it."""
+
+    code: WarningCode
+    message: str
+    segment: int = -1  # index of the segment (sentence or chunk) concerned; -1: the whole
+    detected_language: str = ""  # with WRONG_LANGUAGE: what the output looks like
+
+
+@dataclass(frozen=True)
+class GlossaryTerm:
+    """A term to keep: ``source`` found in the text becomes ``target`` verbatim, or stays
+    ``source`` verbatim when ``target`` is empty (do not translate)."""
+
+    source: str
+    target: str = ""
+
+    @property
+    def output(self) -> str:
+        return self.target or self.source
+
+
 @dataclass(frozen=True)
 class SummarizeRequest:
     """Raw summarisation request; validated by the engine."""
@@ -96,6 +130,8 @@ class SummarizeRequest:
     mode: Mode = Mode.ABSTRACTIVE
     model: str = ""
     translation_model: str = ""
+    glossary: tuple[GlossaryTerm, ...] = ()
+    glossary_ignore_case: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +142,9 @@ class Brief:
     route: Route
     fallback_reason: str = ""
     error: ItemError | None = None
+    confidence: float = 0.0
+    warnings: tuple[QualityWarning, ...] = ()
+    applied_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +163,8 @@ class TranslateRequest:
     target_language: str
     source_language: str = ""
     model: str = ""
+    glossary: tuple[GlossaryTerm, ...] = ()
+    glossary_ignore_case: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +174,9 @@ class Translation:
     route: Route
     detected: Detection | None = None
     error: ItemError | None = None
+    confidence: float = 0.0
+    warnings: tuple[QualityWarning, ...] = ()
+    applied_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +233,8 @@ class Limits:
     max_concurrent_calls: int
     max_queued_segments: int
     default_deadline_ms: int
+    max_glossary_terms: int
+    max_glossary_term_characters: int
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     min_words: int = Field(10, ge=1, description="Smallest word budget a brief may ask for.")
     max_words: int = Field(400, ge=1, description="Largest word budget a brief may ask for.")
     default_words: int = Field(60, ge=1, description="Word budget of a brief that sends none.")
+    max_glossary_terms: int = Field(256, ge=0, description="Glossary terms of one call.")
+    max_glossary_term_characters: int = Field(
+        200, ge=1, description="Characters of one glossary term (source or target)."
+    )
+    quality_guards: bool = Field(
+        True,
+        description="Check every output (loops, length, language) and re-decode the segments "
+        "that fail; off: outputs are exactly the model's.",
+    )
+    low_confidence: float = Field(
+        0.2, ge=0, le=1, description="Outputs under this confidence get LOW_CONFIDENCE."
+    )
     max_generated_tokens: int = Field(
         1024, ge=8, description="Tokens a model may generate for one segment, at most."
     )
