@@ -4,7 +4,8 @@ Measures, with output lengths forced equal (greedy, 48 new tokens):
   (a) transformers generate, one request at a time
   (b) transformers, one batch
   (c) CTranslate2 int8, one batch (the engine ceiling) and one item at a time
-  (d) the polybrief service over gRPC (CTranslate2 int8 backend) at concurrency 1, 4, 16, 64
+  (d) the polybrief service over gRPC (CTranslate2 int8 backend) at concurrency 1, 4, 16, 64,
+      with the quality guards on (the default), and at concurrency 16 with them off
   (e) the machine's fp32 GEMM ceiling, and what it allows for this model
 Writes bench/results/<name>.md and .png and ends with the `targets:` line.
 
@@ -135,7 +136,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def service_runs(
-    directory: Path, levels: list[int], work: Path
+    directory: Path, levels: list[int], work: Path, *, guards: bool = True
 ) -> tuple[list[dict[str, float]], float, float]:
     from polybrief.client import Client
 
@@ -148,7 +149,12 @@ def service_runs(
         encoding="utf-8",
     )
     port = 50600 + os.getpid() % 300
-    env = {**os.environ, "POLYBRIEF_CACHE_MB": "0", "POLYBRIEF_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "POLYBRIEF_CACHE_MB": "0",
+        "POLYBRIEF_LOG_LEVEL": "WARNING",
+        "POLYBRIEF_QUALITY_GUARDS": "true" if guards else "false",
+    }
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "polybrief-server"),
@@ -276,6 +282,7 @@ def main() -> None:
     # The service runs first, in its own process, while this one is idle: torch's OpenMP
     # threads keep spinning for a while after in-process runs and would steal its cores.
     rows, idle_rss, peak_rss = service_runs(marian, levels, args.work)
+    unguarded, _, _ = service_runs(marian, [levels[-2]], args.work, guards=False)
     hf = hf_runs(marian, texts)
     print(
         f"(a) transformers one at a time: {hf['one_tps']:.0f} tok/s; (b) batch: {hf['batch_tps']:.0f} tok/s"
@@ -322,6 +329,11 @@ def main() -> None:
             f"| (d) polybrief over gRPC, concurrency {int(r['concurrency'])} | {r['tps']:.0f} | "
             f"{r['p50'] * 1000:.0f} | {r['p99'] * 1000:.0f} | {peak_rss:.0f} |"
         )
+    for r in unguarded:
+        table.append(
+            f"| (d) the same with the quality guards off, concurrency {int(r['concurrency'])} | "
+            f"{r['tps']:.0f} | {r['p50'] * 1000:.0f} | {r['p99'] * 1000:.0f} | |"
+        )
     table.append(
         f"| (e) fp32 GEMM ceiling ({gflops:.0f} GFLOP/s) for this model | ≈{ceiling:.0f} | | | |"
     )
@@ -329,7 +341,8 @@ def main() -> None:
         table.append(bart_rows.rstrip("\n"))
     targets = (
         f"targets: c16_vs_engine={c16['tps'] / ct2['batch_tps']:.2f} c16_vs_naive={c16['tps'] / hf['one_tps']:.1f} "
-        f"c1_latency_vs_engine={c1['p50'] / ct2['one_latency']:.2f} rss_mb={peak_rss:.0f}"
+        f"c1_latency_vs_engine={c1['p50'] / ct2['one_latency']:.2f} rss_mb={peak_rss:.0f} "
+        f"guards_cost={1 - by_level[int(unguarded[0]['concurrency'])]['tps'] / unguarded[0]['tps']:.2f}"
     )
     table += [
         "",

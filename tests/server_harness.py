@@ -17,6 +17,10 @@ class ServerThread:
     """A started server; ``address`` is "127.0.0.1:PORT"."""
 
     def __init__(self, catalog: Path, **settings: Any) -> None:
+        # The quality guards are off unless a test asks for them: most tests check the
+        # plumbing against a direct generate, or count batches; tests/test_trust.py and
+        # tests/test_cli.py turn them on.
+        settings.setdefault("quality_guards", False)
         self.settings = Settings(
             host="127.0.0.1",
             port=0,

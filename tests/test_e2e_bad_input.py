@@ -77,6 +77,15 @@ def _detect(*texts: str) -> pb.DetectLanguageRequest:
     return pb.DetectLanguageRequest(texts=texts)
 
 
+def _term(source: str, target: str = "") -> pb.GlossaryTerm:
+    return pb.GlossaryTerm(source=source, target=target)
+
+
+def _terms(*sources: str) -> list[pb.GlossaryTerm]:
+    """Do-not-translate terms."""
+    return [_term(source) for source in sources]
+
+
 def _with_bytes(request: message.Message, marker: str, raw: bytes) -> bytes:
     """``request`` serialised with the placeholder string ``marker`` replaced by ``raw``
     (the placeholder's length must equal ``raw``'s: the length prefix is kept)."""
@@ -520,6 +529,77 @@ CASES: dict[str, Case] = {
     ),
     "translate/padded-model-id": _into_french(
         _translate(TEXT, target_language="fr", source_language="en", model=" tiny-marian-en-fr ")
+    ),
+    # -- glossaries: size, empty and duplicated sources, long terms, bad bytes
+    "translate/glossary-too-many-terms": Case(
+        "Translate",
+        _translate(TEXT, target_language="fr", glossary=_terms(*(f"t{i}" for i in range(257)))),
+        INVALID,
+        ("glossary",),  # 256 terms at most
+    ),
+    "summarize/glossary-too-many-terms": Case(
+        "Summarize",
+        _summarize(target_languages=["fr"], glossary=_terms(*(f"t{i}" for i in range(257)))),
+        INVALID,
+        ("glossary",),
+    ),
+    "translate/glossary-empty-source": Case(
+        "Translate",
+        _translate(TEXT, target_language="fr", glossary=[*_terms("navy"), _term("", "marine")]),
+        INVALID,
+        ("glossary[1].source",),
+    ),
+    "summarize/glossary-whitespace-source": Case(
+        "Summarize", _summarize(glossary=[_term(" \u3000\t")]), INVALID, ("glossary[0].source",)
+    ),
+    "translate/glossary-controls-only-source": Case(
+        "Translate",
+        _translate(TEXT, target_language="fr", glossary=_terms("\x00\u202e\ufeff")),
+        INVALID,
+        ("glossary[0].source",),
+    ),
+    "translate/glossary-duplicate-source": Case(
+        "Translate",
+        _translate(
+            TEXT, target_language="fr", glossary=[_term("navy", "marine"), _term("navy", "flotte")]
+        ),
+        INVALID,
+        ("glossary[1].source",),
+    ),
+    "summarize/glossary-duplicate-ignoring-case": Case(
+        "Summarize",
+        _summarize(glossary=_terms("Putin", "PUTIN"), glossary_ignore_case=True),
+        INVALID,
+        ("glossary[1].source",),
+    ),
+    "translate/glossary-case-variants-are-distinct": _unchanged(
+        TEXT, target_language="en", source_language="en", glossary=_terms("Putin", "PUTIN")
+    ),
+    "translate/glossary-target-over-term-limit": Case(
+        "Translate",
+        _translate(TEXT, target_language="fr", glossary=[_term("navy", "m" * 201)]),
+        INVALID,
+        ("glossary[0].target",),  # 200 characters a term
+    ),
+    "translate/glossary-source-over-item-limit": Case(
+        "Translate",
+        _translate(TEXT, target_language="fr", glossary=_terms("n" * 20_001)),
+        INVALID,
+        ("glossary[0].source",),
+    ),
+    "translate/glossary-source-invalid-utf8": Case(
+        "Translate",
+        _with_bytes(
+            _translate(TEXT, target_language="fr", glossary=_terms("XXXX")), "XXXX", BAD_UTF8
+        ),
+        INVALID,
+        ("glossary[0].source",),
+    ),
+    "summarize/glossary-target-invalid-utf8": Case(
+        "Summarize",
+        _with_bytes(_summarize(glossary=[_term("navy", "XXXX")]), "XXXX", BAD_UTF8),
+        INVALID,
+        ("glossary[0].target",),
     ),
     # -- everything wrong at once: every field named
     "translate/bad-utf8-is-reported-first": Case(

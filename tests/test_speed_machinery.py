@@ -17,6 +17,7 @@ from polybrief.service.cache import TranslationCache
 from polybrief.service.context import CallContext
 from polybrief.service.errors import Cancelled, DeadlineExpired, Overloaded
 from polybrief.service.models.backends import Generated, Task
+from polybrief.service.quality.guard import Guarded
 from server_harness import wait_for
 
 SENTENCES = {
@@ -97,7 +98,7 @@ def test_dead_calls_are_dropped_before_compute() -> None:
             batcher.run(backend, "m", task, ["y1"], CallContext(None, cancelled.is_set))
         backend.gate.set()
         blocker.join()
-        assert batcher.run(backend, "m", task, ["z"], CallContext()) == ["Z"]
+        assert [o.text for o in batcher.run(backend, "m", task, ["z"], CallContext())] == ["Z"]
     finally:
         backend.gate.set()
         batcher.close()
@@ -121,7 +122,8 @@ def test_full_queue_is_overloaded_not_queued_forever() -> None:
         blocker.join()
         # alone, a call larger than the whole queue still runs (it could never run otherwise)
         whole = GatedBackend(open_=True)
-        assert batcher.run(whole, "m", task, list("wxyz"), CallContext()) == list("WXYZ")
+        done = batcher.run(whole, "m", task, list("wxyz"), CallContext())
+        assert [o.text for o in done] == list("WXYZ")
     finally:
         backend.gate.set()
         batcher.close()
@@ -189,11 +191,13 @@ def test_repeated_sentences_of_the_seed_article_cost_nothing_twice(
 def test_cache_is_bounded() -> None:
     cache = TranslationCache(max_bytes=4000)
     for i in range(200):
-        cache.put(cache.key("m", "en", "fr", f"sentence {i}"), f"phrase {i}")
+        cache.put(cache.key("m", "en", "fr", f"sentence {i}"), Guarded(f"phrase {i}", -1.0, (), 0))
     stats = cache.stats()
     assert stats.bytes <= 4000
     assert 0 < stats.entries < 200
-    assert cache.get(cache.key("m", "en", "fr", "sentence 199")) == "phrase 199"
+    kept = cache.get(cache.key("m", "en", "fr", "sentence 199"))
+    assert kept is not None
+    assert kept.text == "phrase 199"
     assert cache.get(cache.key("m", "en", "fr", "sentence 0")) is None
 
 
@@ -297,7 +301,11 @@ def test_ctranslate2_backend_through_the_engine(
     catalog.write_text("\n".join(entry), encoding="utf-8")
     engine = build_engine(
         Settings(
-            catalog=catalog, max_loaded_models=2, inference_threads=1, ct2_cache=tmp_path / "ct2"
+            catalog=catalog,
+            max_loaded_models=2,
+            inference_threads=1,
+            ct2_cache=tmp_path / "ct2",
+            quality_guards=False,
         )
     )
     try:

@@ -30,7 +30,7 @@ from polybrief.cli._common import (
     read_text,
     server_list,
 )
-from polybrief.client import SummaryMode
+from polybrief.client import GlossaryTerm, SummaryMode, parse_glossary
 
 app = typer.Typer(
     help="polybrief: multilingual briefs and translations over gRPC.\n\n"
@@ -69,6 +69,32 @@ Words = Annotated[
     typer.Option(min=1, help="Word budget per brief (default and range: the server's limits)."),
 ]
 Mode = Annotated[SummaryMode, typer.Option(help="abstractive or extractive.")]
+GlossaryFile = Annotated[
+    str | None,
+    typer.Option(
+        "--glossary",
+        metavar="FILE",
+        help="Glossary file (UTF-8, - for standard input), one term per line: "
+        "source<TAB>target (TSV) or source=target; a line with only the source (or an "
+        "empty target) is a term to keep as it is (do not translate). Every term found in "
+        "the source comes out verbatim as the file says.",
+        show_default=False,
+    ),
+]
+GlossaryIgnoreCase = Annotated[
+    bool,
+    typer.Option("--glossary-ignore-case", help="Match glossary sources ignoring case."),
+]
+
+
+def _glossary(file: str | None) -> list[GlossaryTerm] | None:
+    """The terms of ``--glossary FILE`` (None without one); a bad file is bad usage."""
+    if file is None:
+        return None
+    try:
+        return parse_glossary(read_text(file))
+    except ValueError as error:
+        raise typer.BadParameter(f"{file}: {error}", param_hint="--glossary") from None
 
 
 def _summary_command(name: str, *, to: str, to_help: str, file_help: str, doc: str) -> None:
@@ -82,13 +108,22 @@ def _summary_command(name: str, *, to: str, to_help: str, file_help: str, doc: s
         words: Words = None,
         mode: Mode = "abstractive",
         server: Server = None,
+        glossary: GlossaryFile = None,
+        glossary_ignore_case: GlossaryIgnoreCase = False,
         timeout: Timeout = 120.0,
         json_out: Json = False,
     ) -> None:
         text = read_text(file)
+        terms = _glossary(glossary)
         with connect(ctx, server, timeout) as client:
             result = client.summarize(
-                text, to=language_list(to), source=lang, max_words=words, mode=mode
+                text,
+                to=language_list(to),
+                source=lang,
+                max_words=words,
+                mode=mode,
+                glossary=terms,
+                glossary_ignore_case=glossary_ignore_case,
             )
         if json_out:
             render.print_json(result)
@@ -130,14 +165,24 @@ def translate(
         str | None, typer.Option("--from", help="Source language (default: detected per text).")
     ] = None,
     model: Annotated[str | None, typer.Option(help="Catalogue id of the model to use.")] = None,
+    glossary: GlossaryFile = None,
+    glossary_ignore_case: GlossaryIgnoreCase = False,
     server: Server = None,
     timeout: Timeout = 60.0,
     json_out: Json = False,
 ) -> None:
     """Translate texts; exits 3 when some could not be translated."""
+    terms = _glossary(glossary)
     items = expand_stdin(texts)
     with connect(ctx, server, timeout) as client:
-        results = client.translate(items, to=to, source=lang, model=model)
+        results = client.translate(
+            items,
+            to=to,
+            source=lang,
+            model=model,
+            glossary=terms,
+            glossary_ignore_case=glossary_ignore_case,
+        )
     if json_out:
         render.print_json(results)
     else:

@@ -16,6 +16,7 @@ from polybrief.client import (
     ItemError,
     ModelInfo,
     PipelineReport,
+    QualityWarning,
     Route,
     SummarizeResult,
     Translation,
@@ -81,10 +82,33 @@ def item_error_markup(error: ItemError) -> str:
     return text
 
 
+def warning_text(w: QualityWarning) -> str:
+    """'⚠ WRONG_LANGUAGE (segment 2, looks like en): the output is not in fr'."""
+    where = [f"segment {w.segment}"] if w.segment >= 0 else []
+    where += [f"looks like {w.detected_language}"] if w.detected_language else []
+    return f"⚠ {w.code}" + (f" ({', '.join(where)})" if where else "") + f": {w.message}"
+
+
+def trust_text(item: Brief | Translation) -> str:
+    """'confidence 0.83 · terms kept: Charles de Gaulle, marine'."""
+    terms = f" · terms kept: {', '.join(item.applied_terms)}" if item.applied_terms else ""
+    return f"confidence {item.confidence:.2f}{terms}"
+
+
+def trust_markup(item: Brief | Translation) -> str:
+    """The confidence line (dim) and one line per warning (yellow), for an output that
+    was produced (an item error says it all)."""
+    lines = [f"[dim]{escape(trust_text(item))}[/dim]"]
+    lines += [f"[yellow]{escape(warning_text(w))}[/yellow]" for w in item.warnings]
+    return "\n".join(lines)
+
+
 def _brief_panel(brief: Brief) -> Panel:
     body = item_error_markup(brief.error) if brief.error else escape(brief.text)
     if brief.fallback_reason:
         body += f"\n[dim]extractive fallback: {escape(brief.fallback_reason)}[/dim]"
+    if brief.error is None:
+        body += "\n" + trust_markup(brief)
     route = route_text(brief.route)
     return Panel(
         body,
@@ -111,7 +135,8 @@ def pipeline_text(p: PipelineReport) -> str:
 
 
 def briefs(console: Console, result: SummarizeResult) -> None:
-    """One panel per brief, then the source language and the pipeline report."""
+    """One panel per brief (text, confidence, terms kept, warnings; route below), then
+    the source language and the pipeline report."""
     for brief in result.briefs:
         console.print(_brief_panel(brief))
     source = f"{result.source_language or '?'} ({detection_text(result.detected_language)})"
@@ -120,7 +145,8 @@ def briefs(console: Console, result: SummarizeResult) -> None:
 
 
 def translations(console: Console, results: Sequence[Translation]) -> None:
-    """Each translation (or its error) under a dim line with its language and route."""
+    """Each translation (or its error) under a dim line with its language and route, then
+    its confidence, the glossary terms it kept and its warnings."""
     for index, item in enumerate(results):
         route = route_text(item.route)
         head = f"[{index}] {item.source_language or '?'}" + (f": {route}" if route else "")
@@ -129,6 +155,7 @@ def translations(console: Console, results: Sequence[Translation]) -> None:
             console.print(item_error_markup(item.error))
         else:
             console.print(item.text, markup=False)
+            console.print(trust_markup(item))
 
 
 def detections(texts: Sequence[str], found: Sequence[DetectedLanguage]) -> None:

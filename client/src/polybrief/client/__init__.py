@@ -11,8 +11,12 @@ Several targets give failover (``Client(["10.0.0.1:50051", "10.0.0.2:50051"])``)
 ``tls_credentials(ca, cert=..., key=...)`` makes TLS / mutual-TLS credentials from PEM
 files; ``api_key=`` is sent as a bearer token.
 
-Results are frozen dataclasses (``SummarizeResult``, ``Translation``, ...); failed calls
-raise ``PolybriefError`` subclasses (the hierarchy is in ``polybrief.client._errors``).
+Results are frozen dataclasses (``SummarizeResult``, ``Translation``, ...); each brief and
+translation carries a ``confidence`` (0..1), ``warnings`` (``QualityWarning``) and the
+``applied_terms`` of the glossary. A ``glossary=`` (``Glossary``: ``{source: target}`` or
+``GlossaryTerm`` / ``(source, target)`` pairs, target "" = do not translate) keeps terms
+verbatim. Failed calls raise ``PolybriefError`` subclasses (the hierarchy is in
+``polybrief.client._errors``).
 """
 
 from polybrief.client._async import AsyncClient
@@ -31,10 +35,14 @@ from polybrief.client._errors import (
     UnavailableError,
     map_rpc_error,
 )
+from polybrief.client._glossary import parse_glossary
 from polybrief.client._types import (
+    WARNING_CODES,
     Brief,
     Capabilities,
     DetectedLanguage,
+    Glossary,
+    GlossaryTerm,
     ItemError,
     LanguageGuess,
     LanguageInfo,
@@ -43,6 +51,7 @@ from polybrief.client._types import (
     ModelInfo,
     ModelState,
     PipelineReport,
+    QualityWarning,
     Route,
     RouteKind,
     Step,
@@ -53,12 +62,15 @@ from polybrief.client._types import (
 )
 
 __all__ = [
+    "WARNING_CODES",
     "AsyncClient",
     "Brief",
     "Capabilities",
     "Client",
     "DeadlineExceededError",
     "DetectedLanguage",
+    "Glossary",
+    "GlossaryTerm",
     "InvalidArgumentError",
     "ItemError",
     "LanguageGuess",
@@ -73,6 +85,7 @@ __all__ = [
     "PermissionDeniedError",
     "PipelineReport",
     "PolybriefError",
+    "QualityWarning",
     "Route",
     "RouteKind",
     "ServerError",
@@ -84,5 +97,6 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "map_rpc_error",
+    "parse_glossary",
     "tls_credentials",
 ]

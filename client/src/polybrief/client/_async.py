@@ -60,10 +60,23 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         mode: t.SummaryMode = "abstractive",
         model: str | None = None,
         translation_model: str | None = None,
+        glossary: t.Glossary | None = None,
+        glossary_ignore_case: bool = False,
         timeout: float | None = None,
     ) -> t.SummarizeResult:
         """Briefs of ``text``, one per language of ``to``; see ``Client.summarize``."""
-        call = self._summarize(text, to, source, max_words, mode, model, translation_model, timeout)
+        call = self._summarize(
+            text,
+            to,
+            source,
+            max_words,
+            mode,
+            model,
+            translation_model,
+            glossary,
+            glossary_ignore_case,
+            timeout,
+        )
         return await self._run(call)
 
     async def translate(
@@ -73,10 +86,14 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         to: str,
         source: str | None = None,
         model: str | None = None,
+        glossary: t.Glossary | None = None,
+        glossary_ignore_case: bool = False,
         timeout: float | None = None,
     ) -> list[t.Translation]:
-        """Translations, one per text (a single string gives a one-element list)."""
-        return await self._run(self._translate(texts, to, source, model, timeout))
+        """Translations, one per text (a single string gives a one-element list); see
+        ``Client.translate``."""
+        call = self._translate(texts, to, source, model, glossary, glossary_ignore_case, timeout)
+        return await self._run(call)
 
     async def detect(
         self, texts: str | Sequence[str], *, timeout: float | None = None

@@ -123,9 +123,21 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         mode: t.SummaryMode,
         model: str | None,
         translation_model: str | None,
+        glossary: t.Glossary | None,
+        glossary_ignore_case: bool,
         timeout: float | None,
     ) -> Call[t.SummarizeResult]:
-        request = c.summarize_request(text, to, source, max_words, mode, model, translation_model)
+        request = c.summarize_request(
+            text,
+            to,
+            source,
+            max_words,
+            mode,
+            model,
+            translation_model,
+            glossary,
+            glossary_ignore_case,
+        )
         return self._call(self._stub.Summarize, request, c.summarize_result, timeout)
 
     def _translate(
@@ -134,9 +146,11 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         to: str,
         source: str | None,
         model: str | None,
+        glossary: t.Glossary | None,
+        glossary_ignore_case: bool,
         timeout: float | None,
     ) -> Call[list[t.Translation]]:
-        request = c.translate_request(texts, to, source, model)
+        request = c.translate_request(texts, to, source, model, glossary, glossary_ignore_case)
         return self._call(self._stub.Translate, request, c.translate_result, timeout)
 
     def _detect(

@@ -71,16 +71,34 @@ class Client(BaseClient[grpc.Channel]):
         mode: t.SummaryMode = "abstractive",
         model: str | None = None,
         translation_model: str | None = None,
+        glossary: t.Glossary | None = None,
+        glossary_ignore_case: bool = False,
         timeout: float | None = None,
     ) -> t.SummarizeResult:
         """Briefs of ``text``, one per language of ``to`` in order (default: the source's).
 
         ``source`` is detected when not given; ``max_words`` defaults to the server's (60);
         ``mode`` is "abstractive" or "extractive"; ``model`` / ``translation_model`` pick
-        catalogue models instead of the server's routing. A brief that cannot be made
-        carries an ``ItemError`` instead of failing the call.
+        catalogue models instead of the server's routing. ``glossary`` (``{source: target}``
+        or ``(source, target)`` pairs; target "" = keep as is) is applied by the briefs'
+        translation legs: every term found in the source comes out as the glossary says,
+        verbatim (whole words, longest match first; case-insensitively with
+        ``glossary_ignore_case``). A brief that cannot be made carries an ``ItemError``
+        instead of failing the call; each brief has a ``confidence``, ``warnings`` and its
+        ``applied_terms``.
         """
-        call = self._summarize(text, to, source, max_words, mode, model, translation_model, timeout)
+        call = self._summarize(
+            text,
+            to,
+            source,
+            max_words,
+            mode,
+            model,
+            translation_model,
+            glossary,
+            glossary_ignore_case,
+            timeout,
+        )
         return self._run(call)
 
     def translate(
@@ -90,15 +108,22 @@ class Client(BaseClient[grpc.Channel]):
         to: str,
         source: str | None = None,
         model: str | None = None,
+        glossary: t.Glossary | None = None,
+        glossary_ignore_case: bool = False,
         timeout: float | None = None,
     ) -> list[t.Translation]:
         """Translations of ``texts`` into ``to``, one per text, in order.
 
         A single string is a batch of one: the result is then a one-element list.
-        ``source`` is detected per text when not given. A text that cannot be translated
-        carries an ``ItemError`` instead of failing the call.
+        ``source`` is detected per text when not given. ``glossary`` (``{source: target}``
+        or ``(source, target)`` pairs; target "" = keep as is): every term found in a text
+        comes out as the glossary says, verbatim (whole words, longest match first;
+        case-insensitively with ``glossary_ignore_case``). A text that cannot be translated
+        carries an ``ItemError`` instead of failing the call; each translation has a
+        ``confidence``, ``warnings`` and its ``applied_terms``.
         """
-        return self._run(self._translate(texts, to, source, model, timeout))
+        call = self._translate(texts, to, source, model, glossary, glossary_ignore_case, timeout)
+        return self._run(call)
 
     def detect(
         self, texts: str | Sequence[str], *, timeout: float | None = None

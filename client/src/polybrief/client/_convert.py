@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
 from polybrief.client import _types as t
+from polybrief.client._glossary import glossary_terms
 from polybrief.v1 import polybrief_pb2 as pb
 
 if TYPE_CHECKING:
@@ -54,6 +55,10 @@ def as_list(texts: str | Sequence[str]) -> list[str]:
 # Requests ---------------------------------------------------------------------------
 
 
+def _glossary(glossary: t.Glossary | None) -> list[pb.GlossaryTerm]:
+    return [pb.GlossaryTerm(source=s, target=x) for s, x in glossary_terms(glossary)]
+
+
 def summarize_request(
     text: str,
     to: Sequence[str],
@@ -62,6 +67,8 @@ def summarize_request(
     mode: str,
     model: str | None,
     translation_model: str | None,
+    glossary: t.Glossary | None = None,
+    glossary_ignore_case: bool = False,
 ) -> pb.SummarizeRequest:
     """A SummarizeRequest; ValueError for an unknown mode or a negative word budget."""
     if mode not in MODES:
@@ -78,15 +85,27 @@ def summarize_request(
         mode=MODES[mode],  # type: ignore[arg-type]
         model=model or "",
         translation_model=translation_model or "",
+        glossary=_glossary(glossary),
+        glossary_ignore_case=glossary_ignore_case,
     )
 
 
 def translate_request(
-    texts: str | Sequence[str], to: str, source: str | None, model: str | None
+    texts: str | Sequence[str],
+    to: str,
+    source: str | None,
+    model: str | None,
+    glossary: t.Glossary | None = None,
+    glossary_ignore_case: bool = False,
 ) -> pb.TranslateRequest:
     """A TranslateRequest for one text or a batch."""
     return pb.TranslateRequest(
-        texts=as_list(texts), target_language=to, source_language=source or "", model=model or ""
+        texts=as_list(texts),
+        target_language=to,
+        source_language=source or "",
+        model=model or "",
+        glossary=_glossary(glossary),
+        glossary_ignore_case=glossary_ignore_case,
     )
 
 
@@ -144,9 +163,15 @@ def _detected_if_set(parent: pb.SummarizeResponse | pb.Translation) -> t.Detecte
     return _detected(parent.detected_language) if parent.HasField("detected_language") else None
 
 
+def _warnings(parent: pb.Brief | pb.Translation) -> tuple[t.QualityWarning, ...]:
+    return tuple(_copy(t.QualityWarning, w) for w in parent.warnings)
+
+
 def _brief(b: pb.Brief) -> t.Brief:
     mode = _MODE_NAMES.get(b.mode, "abstractive")  # unspecified is treated as abstractive
-    return _copy(t.Brief, b, mode=mode, route=_route(b.route), error=_error(b))
+    return _copy(
+        t.Brief, b, mode=mode, route=_route(b.route), error=_error(b), warnings=_warnings(b)
+    )
 
 
 def summarize_result(msg: pb.SummarizeResponse) -> t.SummarizeResult:
@@ -168,7 +193,12 @@ def translate_result(msg: pb.TranslateResponse) -> list[t.Translation]:
 def _translation(x: pb.Translation) -> t.Translation:
     detected = _detected_if_set(x)
     return _copy(
-        t.Translation, x, detected_language=detected, route=_route(x.route), error=_error(x)
+        t.Translation,
+        x,
+        detected_language=detected,
+        route=_route(x.route),
+        error=_error(x),
+        warnings=_warnings(x),
     )
 
 

@@ -9,18 +9,68 @@ Enum values are lower-case strings, typed as ``Literal``s:
 * ``ModelState``: "not_installed", "installed", "loaded", "failed".
 
 A value the server leaves unset (or one newer than this client) reads as "" for step and
-route kinds and "unknown" for model states.
+route kinds and "unknown" for model states. ``QualityWarning.code`` is a plain string (the
+known codes are in ``WARNING_CODES``; a newer server may send others).
+
+A glossary (``Glossary``) is given as a mapping ``{source: target}`` or as a sequence of
+``GlossaryTerm`` (or plain ``(source, target)`` pairs); an empty target means "do not
+translate: keep the source as it is".
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeAlias
 
 SummaryMode = Literal["abstractive", "extractive"]
 StepKind = Literal["summarize", "extract", "translate", ""]
 RouteKind = Literal["identity", "direct", "multilingual", "pivot", ""]
 ModelState = Literal["not_installed", "installed", "loaded", "failed", "unknown"]
+
+
+class GlossaryTerm(NamedTuple):
+    """A term to keep: ``source`` found in the text comes out as ``target``, verbatim, or
+    as ``source`` itself when ``target`` is "" (do not translate). Unpacks as a pair."""
+
+    source: str
+    target: str = ""
+
+
+#: A glossary: ``{"Charles de Gaulle": "", "navy": "marine"}``, or the same as a sequence
+#: of ``GlossaryTerm`` / ``(source, target)`` pairs (which can repeat a source, so that the
+#: server reports the duplicate instead of the mapping silently keeping the last one).
+Glossary: TypeAlias = Mapping[str, str] | Iterable[tuple[str, str]]
+
+#: The warning codes this client knows (see ``QualityWarning``).
+WARNING_CODES = (
+    "REPETITION",
+    "LENGTH_RATIO",
+    "WRONG_LANGUAGE",
+    "UNTRANSLATED",
+    "LOW_CONFIDENCE",
+    "TERM_NOT_APPLIED",
+)
+
+
+@dataclass(frozen=True)
+class QualityWarning:
+    """Something about an output to check before publishing it (the output is still there).
+
+    ``code`` is machine-readable: "REPETITION" (a repeated n-gram loop survived the
+    server's guard), "LENGTH_RATIO" (output far longer or shorter than the source for the
+    pair), "WRONG_LANGUAGE" (the output looks like ``detected_language``, not the target),
+    "UNTRANSLATED" (output equals the input where it should not), "LOW_CONFIDENCE"
+    (``confidence`` under the server's threshold), "TERM_NOT_APPLIED" (a glossary term
+    could not be kept as asked); a newer server may send other codes.
+    """
+
+    code: str
+    message: str
+    #: Index of the sentence or chunk concerned; -1 for the whole output.
+    segment: int
+    #: With "WRONG_LANGUAGE": the language the output looks like; "" otherwise.
+    detected_language: str
 
 
 @dataclass(frozen=True)
@@ -107,6 +157,13 @@ class Brief:
     fallback_reason: str
     route: Route
     error: ItemError | None
+    #: How far to trust it, 0..1: from the models' length-normalised log-probability;
+    #: 1.0 for extractive text (the source's own sentences); 0 with ``error``.
+    confidence: float = 0.0
+    #: What to check before publishing it; () when nothing was found.
+    warnings: tuple[QualityWarning, ...] = ()
+    #: Glossary terms and protected names found in the source and kept, as written here.
+    applied_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +187,13 @@ class Translation:
     detected_language: DetectedLanguage | None
     route: Route
     error: ItemError | None
+    #: How far to trust it, 0..1: from the models' length-normalised log-probability;
+    #: 1.0 for identity routes (the text is returned unchanged); 0 with ``error``.
+    confidence: float = 0.0
+    #: What to check before publishing it; () when nothing was found.
+    warnings: tuple[QualityWarning, ...] = ()
+    #: Glossary terms found in the text and kept, as written in the translation.
+    applied_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,6 +257,9 @@ class Limits:
     max_concurrent_calls: int
     max_queued_segments: int
     default_deadline_ms: int
+    #: Terms of one call's glossary; characters of one term's source or target.
+    max_glossary_terms: int
+    max_glossary_term_characters: int
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from polybrief.service.context import CallContext
 from polybrief.service.errors import Cancelled, DeadlineExpired, OutOfMemory, Overloaded
 from polybrief.service.models.backends import Backend, Task
+from polybrief.service.quality.guard import Scored
 from polybrief.service.telemetry import NoTelemetry, Telemetry
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class _Job:
     task: Task
     text: str
     context: CallContext
-    future: Future[str] = field(default_factory=Future)
+    future: Future[Scored] = field(default_factory=Future)
     enqueued: float = field(default_factory=time.monotonic)
 
 
@@ -79,8 +80,9 @@ class Batcher:
 
     def run(
         self, backend: Backend, model: str, task: Task, texts: Sequence[str], context: CallContext
-    ) -> list[str]:
-        """Outputs for ``texts`` (computed in shared batches); raises if the call died."""
+    ) -> list[Scored]:
+        """Outputs for ``texts`` with their scores (computed in shared batches); raises if
+        the call died."""
         jobs = [_Job(backend, model, task, text, context) for text in texts]
         if context.dead():  # the caller is gone before anything was queued
             with self._cond:
@@ -108,7 +110,7 @@ class Batcher:
             with self._cond:
                 self._count_live(-1)
 
-    def _wait(self, job: _Job) -> str:
+    def _wait(self, job: _Job) -> Scored:
         while True:
             remaining = job.context.remaining()
             timeout = 0.05 if remaining is None else max(0.0, min(0.05, remaining))
@@ -204,7 +206,7 @@ class Batcher:
             else:
                 job.future.set_result(result)
 
-    def _generate(self, first: _Job, texts: list[str]) -> dict[str, str | Exception]:
+    def _generate(self, first: _Job, texts: list[str]) -> dict[str, Scored | Exception]:
         """Outputs by input; when a batch fails, its halves are retried so that only the
         segment that fails (out of memory, a model bug) fails, with its own requests."""
         started = time.perf_counter()
@@ -230,7 +232,11 @@ class Batcher:
             generated.tokens_out,
             time.perf_counter() - started,
         )
-        return dict(zip(texts, generated.outputs, strict=True))
+        scores = generated.scores or [0.0] * len(texts)
+        return {
+            text: Scored(output, score)
+            for text, output, score in zip(texts, generated.outputs, scores, strict=True)
+        }
 
 
 def _domain_error(exc: Exception) -> Exception:

@@ -1,4 +1,5 @@
-"""A bounded LRU of translations: (model, source, target, normalised segment) → output."""
+"""A bounded LRU of translations: (model, source, target, normalised segment) → the
+guarded output (text, score, warnings)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+
+from polybrief.service.quality.guard import Guarded
 
 Key = tuple[str, str, str, str]
 
@@ -19,8 +22,9 @@ class CacheStats:
     max_bytes: int
 
 
-def _size(key: Key, value: str) -> int:
-    return sum(sys.getsizeof(part) for part in key) + sys.getsizeof(value)
+def _size(key: Key, value: Guarded) -> int:
+    warnings = sum(sys.getsizeof(w.message) + 64 for w in value.warnings)
+    return sum(sys.getsizeof(part) for part in key) + sys.getsizeof(value.text) + 96 + warnings
 
 
 class TranslationCache:
@@ -28,7 +32,7 @@ class TranslationCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[Key, str] = OrderedDict()
+        self._items: OrderedDict[Key, Guarded] = OrderedDict()
         self._bytes = 0
         self._hits = 0
         self._misses = 0
@@ -38,7 +42,7 @@ class TranslationCache:
     def key(model: str, source: str, target: str, segment: str) -> Key:
         return (model, source, target, " ".join(segment.split()))
 
-    def get(self, key: Key) -> str | None:
+    def get(self, key: Key) -> Guarded | None:
         with self._lock:
             value = self._items.get(key)
             if value is None:
@@ -48,7 +52,7 @@ class TranslationCache:
             self._hits += 1
             return value
 
-    def put(self, key: Key, value: str) -> None:
+    def put(self, key: Key, value: Guarded) -> None:
         if self.max_bytes <= 0:
             return
         size = _size(key, value)

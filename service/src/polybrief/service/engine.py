@@ -6,8 +6,10 @@ imports grpc; the gRPC servicer converts messages to and from these types.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from polybrief.service.context import NO_CONTEXT, CallContext
 from polybrief.service.domain import (
@@ -15,6 +17,7 @@ from polybrief.service.domain import (
     Capabilities,
     Detection,
     FieldViolation,
+    GlossaryTerm,
     ItemError,
     LanguageInfo,
     LanguagePair,
@@ -22,6 +25,7 @@ from polybrief.service.domain import (
     Mode,
     ModelInfo,
     PipelineReport,
+    QualityWarning,
     Route,
     RouteKind,
     Step,
@@ -31,6 +35,7 @@ from polybrief.service.domain import (
     TranslateRequest,
     TranslateResult,
     Translation,
+    WarningCode,
 )
 from polybrief.service.errors import (
     Cancelled,
@@ -43,10 +48,19 @@ from polybrief.service.errors import (
     PolybriefError,
     UnsupportedRoute,
 )
-from polybrief.service.inference import Runner, summarize_sentences, translate_text
+from polybrief.service.inference import (
+    Runner,
+    TranslatedText,
+    summarize_sentences,
+    translate_texts,
+)
 from polybrief.service.languages import language_name
 from polybrief.service.models.catalog import ModelSpec
 from polybrief.service.models.registry import ModelRegistry
+from polybrief.service.quality.checks import combine
+from polybrief.service.quality.glossary import Match, apply_terms, find_terms, pick_sentinel
+from polybrief.service.quality.names import find_names
+from polybrief.service.quality.review import review
 from polybrief.service.routing import Plan, candidate_plans, plan_translation, summarizers
 from polybrief.service.text.clean import has_letters
 from polybrief.service.text.detect import detect_language
@@ -83,13 +97,16 @@ class Engine:
         *,
         limits: Limits,
         runner: Runner,
+        low_confidence: float,
         detector: Detector = detect_language,
     ) -> None:
         self.registry = registry
         self.runner = runner
         self.catalog = registry.catalog
         self.limits = limits
+        self.low_confidence = low_confidence
         self.detector = detector
+        self._sentinels: dict[tuple[str, ...], Callable[[int], str]] = {}
 
     def close(self) -> None:
         """Stops the inference thread; queued work fails with Overloaded."""
@@ -102,26 +119,46 @@ class Engine:
         """Translates every text; per-item routing problems are reported per item."""
         req = validate_translate(request, self.limits)
         forced = self._model_for(req.model, "translate", "model") if req.model else None
+        terms = Terms(req.glossary, req.glossary_ignore_case)
         results = [
-            self._translate_item(text, req.source_language, req.target_language, forced, context)
+            self._translate_item(
+                text, req.source_language, req.target_language, forced, terms, context
+            )
             for text in req.texts
         ]
         return TranslateResult(tuple(results), req.target_language)
 
     def _translate_item(
-        self, text: str, source: str, target: str, forced: ModelSpec | None, context: CallContext
+        self,
+        text: str,
+        source: str,
+        target: str,
+        forced: ModelSpec | None,
+        terms: Terms,
+        context: CallContext,
     ) -> Translation:
         detected = None
         if not source:
             detected = self.detector(text)
             source = detected.language
         if not has_letters(text) or not source:
-            return Translation(text, source, Route(RouteKind.IDENTITY), detected)
-        outcome = self._translated(text, source, target, forced, "model", context)
+            applied = _found(text, terms)
+            return Translation(
+                text, source, Route(RouteKind.IDENTITY), detected, None, 1.0, (), applied
+            )
+        outcome = self._translated(text, source, target, forced, "model", terms, context)
         if isinstance(outcome, ItemError):
             return Translation("", source, Route(None), detected, outcome)
-        translated, route = outcome
-        return Translation(translated, source, route, detected)
+        return Translation(
+            outcome.text,
+            source,
+            outcome.route,
+            detected,
+            None,
+            outcome.confidence,
+            outcome.warnings,
+            outcome.applied,
+        )
 
     def _translated(
         self,
@@ -130,21 +167,103 @@ class Engine:
         target: str,
         forced: ModelSpec | None,
         field: str,
+        terms: Terms,
         context: CallContext,
-    ) -> tuple[str, Route] | ItemError:
-        """``text`` in ``target`` and its route, or the error of this one output.
+    ) -> Output | ItemError:
+        """``text`` in ``target`` with its route, confidence and warnings, or the error of
+        this one output.
 
         ``_REQUEST_ERRORS`` end the request, and so does a missing model the request named
-        (``forced``, in ``field``); any other error only spoils this output.
+        (``forced``, in ``field``); any other error only spoils this output. An output
+        that reads as another language is redone once on another route when the catalogue
+        has one; it keeps the warning otherwise.
         """
         try:
-            return self._run_plan(self._plan(source, target, forced, field), text, context)
+            plan = self._plan(source, target, forced, field)
+            output = self._reviewed(plan, text, source, target, terms, context)
+            if forced is None and _has(output, WarningCode.WRONG_LANGUAGE):
+                for other in self._other_plans(plan, source, target):
+                    retried = self._reviewed(other, text, source, target, terms, context)
+                    if not _has(retried, WarningCode.WRONG_LANGUAGE):
+                        return retried
+                    break
+            return output
         except PolybriefError as exc:
             if isinstance(exc, _REQUEST_ERRORS):
                 raise
             if isinstance(exc, ModelNotInstalled) and forced is not None:
                 raise
             return item_error(exc)
+
+    def _other_plans(self, plan: Plan, source: str, target: str) -> list[Plan]:
+        """Usable routes for the pair other than ``plan`` (multilingual, pivot, ...)."""
+        return [
+            other
+            for other in candidate_plans(self.catalog, source, target)
+            if other.models() != plan.models()
+            and all(self.registry.usable(m) for m in other.models())
+        ]
+
+    def _reviewed(
+        self, plan: Plan, text: str, source: str, target: str, terms: Terms, context: CallContext
+    ) -> Output:
+        """``plan`` run on ``text`` with the terms kept, and the whole output checked."""
+        output = self._with_terms(plan, text, terms, context)
+        if not self.runner.guards:
+            return output
+        detected = self.detector(output.text) if has_letters(output.text) else None
+        warnings = review(
+            text,
+            output.text,
+            source_language=source,
+            target_language=target,
+            confidence=output.confidence,
+            detected=detected,
+            low_confidence=self.low_confidence,
+            expected_terms=output.expected,
+        )
+        for warning in warnings:
+            for model in plan.models():
+                self.runner.telemetry.output_warned(model.id, warning.code.value)
+        return dataclasses.replace(output, warnings=(*output.warnings, *warnings))
+
+    def _with_terms(self, plan: Plan, text: str, terms: Terms, context: CallContext) -> Output:
+        """Runs ``plan`` on ``text``; glossary terms found in it come out verbatim, by
+        masking them with sentinels when the model keeps those, else by translating the
+        text around them (``quality.glossary``)."""
+        matches = find_terms(text, terms.terms, ignore_case=terms.ignore_case)
+        if not matches or plan.kind is RouteKind.IDENTITY:
+            [result], route = self._run_plan(plan, [text], context)
+            applied = tuple(dict.fromkeys(m.term.source for m in matches))
+            return Output(result.text, route, result.confidence, result.warnings, applied, ())
+        calls: list[tuple[list[TranslatedText], Route, list[str]]] = []
+
+        def translate(pieces: Sequence[str]) -> list[str]:
+            results, route = self._run_plan(plan, pieces, context)
+            calls.append((results, route, list(pieces)))
+            return [result.text for result in results]
+
+        done = apply_terms(text, matches, translate, self._sentinel(plan))
+        results, route, pieces = calls[-1]
+        confidence = combine([r.confidence for r in results], [len(p) for p in pieces])
+        warnings = tuple(w for r in results for w in r.warnings)
+        expected = tuple(_term_output(text, m) for m in matches)
+        return Output(done.text, route, confidence, warnings, done.applied, expected)
+
+    def _sentinel(self, plan: Plan) -> Callable[[int], str]:
+        """The sentinel format that every model of ``plan`` round-trips intact."""
+        key = tuple(m.id for m in plan.models())
+        if key not in self._sentinels:
+            tokenizers = [self.registry.get(m.id).tokenizer for m in plan.models()]
+
+            def roundtrip(sample: str) -> str:
+                for tokenizer in tokenizers:
+                    ids = tokenizer(sample)["input_ids"]
+                    sample = tokenizer.decode(ids, skip_special_tokens=True)
+                return str(sample)
+
+            self._sentinels[key] = pick_sentinel(roundtrip)
+        return self._sentinels[key]
 
     def _plan(self, source: str, target: str, forced: ModelSpec | None, field: str) -> Plan:
         try:
@@ -154,16 +273,30 @@ class Engine:
                 raise _invalid(field, str(exc)) from exc
             raise
 
-    def _run_plan(self, plan: Plan, text: str, context: CallContext) -> tuple[str, Route]:
+    def _run_plan(
+        self, plan: Plan, texts: Sequence[str], context: CallContext
+    ) -> tuple[list[TranslatedText], Route]:
+        """``texts`` through every hop of ``plan`` (their segments batched together); a
+        text's confidence is the product of its hops', its warnings those of all hops."""
         steps: list[Step] = []
+        results = [TranslatedText(text, 0, 1.0, ()) for text in texts]
         for hop in plan.hops:
             loaded = self.registry.get(hop.spec.id)
-            result = translate_text(self.runner, loaded, text, hop.source, hop.target, context)
-            text = result.text
-            steps.append(
-                Step(StepKind.TRANSLATE, hop.spec.id, hop.source, hop.target, result.segments)
+            hop_results = translate_texts(
+                self.runner, loaded, [r.text for r in results], hop.source, hop.target, context
             )
-        return text, Route(plan.kind, tuple(steps), plan.pivot)
+            results = [
+                TranslatedText(
+                    new.text,
+                    new.segments,
+                    old.confidence * new.confidence,
+                    (*old.warnings, *new.warnings),
+                )
+                for old, new in zip(results, hop_results, strict=True)
+            ]
+            segments = sum(r.segments for r in hop_results)
+            steps.append(Step(StepKind.TRANSLATE, hop.spec.id, hop.source, hop.target, segments))
+        return results, Route(plan.kind, tuple(steps), plan.pivot)
 
     def _model_for(self, model_id: str, task: str, field: str) -> ModelSpec:
         spec = self.registry.spec(model_id)
@@ -194,11 +327,10 @@ class Engine:
         if summary_model is not None and source not in summary_model.summary_languages:
             raise _invalid("model", f"model {summary_model.id!r} does not summarise {source!r}")
         document = build_document(req.text, source)
-        text, step, mode, reason, chunks, rounds = self._summary(
-            document, source, req.max_words, req.mode, summary_model, context
-        )
+        summary = self._summary(document, source, req.max_words, req.mode, summary_model, context)
+        terms = Terms(req.glossary, req.glossary_ignore_case)
         briefs = [
-            self._brief(text, step, mode, reason, source, target, translation_model, context)
+            self._brief(summary, source, target, translation_model, terms, context)
             for target in (req.target_languages or (source,))
         ]
         report = PipelineReport(
@@ -208,8 +340,8 @@ class Engine:
             duplicate_paragraphs_removed=document.duplicate_paragraphs_removed,
             duplicate_sentences_removed=document.duplicate_sentences_removed,
             sentences=document.sentence_count,
-            chunks_summarized=chunks,
-            reduce_rounds=rounds,
+            chunks_summarized=summary.chunks,
+            reduce_rounds=summary.rounds,
         )
         return SummarizeResult(tuple(briefs), source, detected, report)
 
@@ -221,8 +353,9 @@ class Engine:
         mode: Mode,
         forced: ModelSpec | None,
         context: CallContext,
-    ) -> tuple[str, Step, Mode, str, int, int]:
-        """(text, step, mode used, fallback reason, chunks summarised, reduce rounds)."""
+    ) -> Summarized:
+        """The source-language summary, abstractive when a summariser can run, else
+        extractive (with the reason)."""
         reason = ""
         if mode is Mode.ABSTRACTIVE:
             specs = [forced] if forced else summarizers(self.catalog, language)
@@ -247,29 +380,70 @@ class Engine:
                     reason = str(exc)
                     continue
                 step = Step(StepKind.SUMMARIZE, spec.id, language, language, summary.chunks)
-                return summary.text, step, Mode.ABSTRACTIVE, "", summary.chunks, summary.rounds
+                warnings = summary.warnings
+                if self.runner.guards:
+                    detected = self.detector(summary.text) if has_letters(summary.text) else None
+                    warnings += tuple(
+                        review(
+                            "",
+                            summary.text,
+                            source_language=language,
+                            target_language=language,
+                            confidence=summary.confidence,
+                            detected=detected,
+                            low_confidence=self.low_confidence,
+                        )
+                    )
+                    for warning in warnings:
+                        self.runner.telemetry.output_warned(spec.id, warning.code.value)
+                return Summarized(
+                    summary.text,
+                    step,
+                    Mode.ABSTRACTIVE,
+                    "",
+                    summary.chunks,
+                    summary.rounds,
+                    summary.confidence,
+                    warnings,
+                )
         chosen = extract(document.sentences, max_words)
         text = join_document([chosen], language)
         step = Step(StepKind.EXTRACT, "", language, language, len(chosen))
-        return text, step, Mode.EXTRACTIVE, reason, 0, 0
+        # extractive: the source's own sentences, so as trustworthy as the source
+        return Summarized(text, step, Mode.EXTRACTIVE, reason, 0, 0, 1.0, ())
 
     def _brief(
         self,
-        summary: str,
-        step: Step,
-        mode: Mode,
-        reason: str,
+        summary: Summarized,
         source: str,
         target: str,
         forced: ModelSpec | None,
+        terms: Terms,
         context: CallContext,
     ) -> Brief:
-        outcome = self._translated(summary, source, target, forced, "translation_model", context)
+        """The brief in ``target``: the summary translated, with the glossary's terms and
+        the summary's names (``quality.names``) kept verbatim."""
+        protected = terms.with_names(find_names(summary.text)) if target != source else terms
+        outcome = self._translated(
+            summary.text, source, target, forced, "translation_model", protected, context
+        )
         if isinstance(outcome, ItemError):
-            return Brief(target, "", mode, Route(None, (step,)), reason, outcome)
-        text, route = outcome
-        route = Route(route.kind, (step, *route.steps), route.pivot_language)
-        return Brief(target, text, mode, route, reason)
+            route = Route(None, (summary.step,))
+            return Brief(target, "", summary.mode, route, summary.reason, outcome)
+        route = Route(
+            outcome.route.kind, (summary.step, *outcome.route.steps), outcome.route.pivot_language
+        )
+        return Brief(
+            target,
+            outcome.text,
+            summary.mode,
+            route,
+            summary.reason,
+            None,
+            summary.confidence * outcome.confidence,
+            (*summary.warnings, *outcome.warnings),
+            outcome.applied,
+        )
 
     # ----------------------------------------------------------------- detect
     def detect(self, texts: Sequence[str]) -> list[Detection]:
@@ -340,3 +514,57 @@ def _safe_name(code: str) -> str:
         return language_name(code)
     except ValueError:
         return code
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The terms an output must keep: the request's glossary (and, for briefs, names)."""
+
+    terms: tuple[GlossaryTerm, ...] = ()
+    ignore_case: bool = False
+
+    def with_names(self, names: Sequence[str]) -> Terms:
+        """These terms, then ``names`` kept as they are (a glossary entry wins)."""
+        known = {t.source.casefold() for t in self.terms}
+        extra = tuple(GlossaryTerm(n) for n in names if n.casefold() not in known)
+        return Terms((*self.terms, *extra), self.ignore_case)
+
+
+@dataclass(frozen=True)
+class Output:
+    """A translated output and how far to trust it."""
+
+    text: str
+    route: Route
+    confidence: float
+    warnings: tuple[QualityWarning, ...]
+    applied: tuple[str, ...]  # glossary sources (and names) found and kept
+    expected: tuple[str, ...]  # what each found term must read as in the output
+
+
+@dataclass(frozen=True)
+class Summarized:
+    """The summary leg of the briefs."""
+
+    text: str
+    step: Step
+    mode: Mode
+    reason: str
+    chunks: int
+    rounds: int
+    confidence: float
+    warnings: tuple[QualityWarning, ...]
+
+
+def _has(output: Output, code: WarningCode) -> bool:
+    return any(w.code is code for w in output.warnings)
+
+
+def _found(text: str, terms: Terms) -> tuple[str, ...]:
+    matches = find_terms(text, terms.terms, ignore_case=terms.ignore_case)
+    return tuple(dict.fromkeys(m.term.source for m in matches))
+
+
+def _term_output(text: str, match: Match) -> str:
+    """What a matched term reads as in the output: its target, or the source's own text."""
+    return match.term.target or text[match.start : match.end]

@@ -4,21 +4,31 @@ becomes (part of) a model input."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from polybrief.service.batching import Batcher
 from polybrief.service.cache import TranslationCache
 from polybrief.service.context import CallContext
+from polybrief.service.domain import QualityWarning
 from polybrief.service.models.backends import Task
 from polybrief.service.models.registry import LoadedModel
+from polybrief.service.quality import checks
+from polybrief.service.quality.checks import combine
+from polybrief.service.quality.guard import Guarded, Scored, guard
+from polybrief.service.telemetry import NoTelemetry, Telemetry
 from polybrief.service.text.chunking import Counter, pack
 from polybrief.service.text.clean import has_letters
 from polybrief.service.text.extractive import extract
 from polybrief.service.text.segment import sentence_joiner, split_sentences
 
 MAX_REDUCE_ROUNDS = 4
+# With the guards on, a segment's output is capped at this many times its input tokens
+# (plus a few): Marian's decoders stop at about 3x by default, and a loop stops there.
+LENGTH_CAP = 3.0
 _LINE_BREAKS = re.compile(r"(\n+)")
 
 
@@ -28,14 +38,47 @@ def words_to_tokens(words: int) -> int:
 
 
 class Runner:
-    """Runs segments on models through the shared batcher, with the translation cache."""
+    """Runs segments on models through the shared batcher, with the translation cache and,
+    when ``guards`` is on, the quality guard (loops and lengths checked, failing segments
+    re-decoded; see ``quality.guard``)."""
 
     def __init__(
-        self, batcher: Batcher, cache: TranslationCache, *, max_generated_tokens: int
+        self,
+        batcher: Batcher,
+        cache: TranslationCache,
+        *,
+        max_generated_tokens: int,
+        guards: bool,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.batcher = batcher
         self.cache = cache
         self.max_generated_tokens = max_generated_tokens
+        self.guards = guards
+        self.telemetry: Telemetry = telemetry or NoTelemetry()
+        self.stats = GuardStats()
+
+    def _guarded(
+        self, loaded: LoadedModel, task: Task, texts: Sequence[str], context: CallContext
+    ) -> list[Guarded]:
+        def decode(batch: Sequence[str], retry: bool) -> list[Scored]:
+            variant = dataclasses.replace(task, retry=retry)
+            return self.batcher.run(loaded.backend, loaded.spec.id, variant, batch, context)
+
+        if not self.guards:
+            return [Guarded(s.text, s.logprob, (), 0) for s in decode(texts, False)]
+        results = guard(
+            texts,
+            decode,
+            kind=task.kind,
+            source_language=task.source,
+            target_language=task.target,
+        )
+        self.stats.count(results)
+        for result in results:
+            for warning in result.warnings:
+                self.telemetry.output_warned(loaded.spec.id, warning.code.value)
+        return results
 
     def translate(
         self,
@@ -44,20 +87,27 @@ class Runner:
         source: str,
         target: str,
         context: CallContext,
-    ) -> list[str]:
+    ) -> list[Guarded]:
         """Translations of model-sized segments; repeated and cached segments cost nothing."""
         keys = [self.cache.key(loaded.spec.id, source, target, s) for s in segments]
         found = {key: self.cache.get(key) for key in dict.fromkeys(keys)}
         missing = [s for s, key in zip(segments, keys, strict=True) if found[key] is None]
         missing = list(dict.fromkeys(missing))
         if missing:
-            task = Task("translate", source, target, token_cap=self.max_generated_tokens)
-            outputs = self.batcher.run(loaded.backend, loaded.spec.id, task, missing, context)
-            for segment, output in zip(missing, outputs, strict=True):
+            task = Task(
+                "translate",
+                source,
+                target,
+                token_cap=self.max_generated_tokens,
+                length_cap=LENGTH_CAP if self.guards else None,
+            )
+            for segment, output in zip(
+                missing, self._guarded(loaded, task, missing, context), strict=True
+            ):
                 key = self.cache.key(loaded.spec.id, source, target, segment)
                 self.cache.put(key, output)
                 found[key] = output
-        return [str(found[key]) for key in keys]
+        return [_present(found[key]) for key in keys]
 
     def summarize(
         self,
@@ -66,11 +116,34 @@ class Runner:
         language: str,
         words: int,
         context: CallContext,
-    ) -> list[str]:
+    ) -> list[Guarded]:
         task = Task(
             "summarize", language, language, words_to_tokens(words), self.max_generated_tokens
         )
-        return self.batcher.run(loaded.backend, loaded.spec.id, task, texts, context)
+        return self._guarded(loaded, task, texts, context)
+
+
+@dataclass
+class GuardStats:
+    """What the guard did since start: segments checked, re-decodes, segments still
+    flagged (figures for the benchmark and the tests)."""
+
+    segments: int = 0
+    redecodes: int = 0
+    flagged: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, results: Sequence[Guarded]) -> None:
+        with self.lock:
+            self.segments += len(results)
+            self.redecodes += sum(r.redecodes for r in results)
+            self.flagged += sum(1 for r in results if r.warnings)
+
+
+def _present(value: Guarded | None) -> Guarded:
+    if value is None:  # every key was either found or computed just above
+        raise RuntimeError("translation missing from the cache")
+    return value
 
 
 def _counter(loaded: LoadedModel, task: str, source: str, target: str | None) -> Counter:
@@ -86,46 +159,91 @@ def _counter(loaded: LoadedModel, task: str, source: str, target: str | None) ->
 
 @dataclass(frozen=True)
 class TranslatedText:
+    """A translated text: its segments' confidence combined by length, and their
+    warnings (``segment`` = the index of the sentence or piece in this text)."""
+
     text: str
     segments: int
+    confidence: float
+    warnings: tuple[QualityWarning, ...]
 
 
-def translate_text(
-    runner: Runner, loaded: LoadedModel, text: str, source: str, target: str, context: CallContext
-) -> TranslatedText:
-    """Translates a text sentence by sentence, keeping its line and paragraph breaks.
+def translate_texts(
+    runner: Runner,
+    loaded: LoadedModel,
+    texts: Sequence[str],
+    source: str,
+    target: str,
+    context: CallContext,
+) -> list[TranslatedText]:
+    """Translates texts sentence by sentence (all their segments in one submission, so
+    they share batches), keeping each text's line and paragraph breaks.
 
     Lines without letters (numbers, emoji, rules) are kept unchanged. A sentence longer
     than the model window is split into window-sized pieces, never cut.
     """
     window = loaded.max_input_tokens
     count = _counter(loaded, "translate", source, target)
-    parts = _LINE_BREAKS.split(text)
-    layout: list[list[str] | str] = []
+    layouts: list[list[list[str] | str]] = []
     segments: list[str] = []
-    for index, part in enumerate(parts):
-        if index % 2 == 1 or not has_letters(part):
-            layout.append(part)
-            continue
-        pieces: list[str] = []
-        for sentence in split_sentences(part, source):
-            pieces.extend(chunk.text for chunk in pack([sentence], count, window))
-        layout.append(pieces)
-        segments.extend(pieces)
+    for text in texts:
+        layout: list[list[str] | str] = []
+        for index, part in enumerate(_LINE_BREAKS.split(text)):
+            if index % 2 == 1 or not has_letters(part):
+                layout.append(part)
+                continue
+            pieces: list[str] = []
+            for sentence in split_sentences(part, source):
+                pieces.extend(chunk.text for chunk in pack([sentence], count, window))
+            layout.append(pieces)
+            segments.extend(pieces)
+        layouts.append(layout)
     translated = iter(runner.translate(loaded, segments, source, target, context))
     joiner = sentence_joiner(target)
-    out = [
-        part if isinstance(part, str) else joiner.join(next(translated) for _ in part)
-        for part in layout
-    ]
-    return TranslatedText("".join(out), len(segments))
+    results = []
+    for layout in layouts:
+        out: list[str] = []
+        done: list[tuple[str, Guarded]] = []
+        for part in layout:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            pairs = [(piece, next(translated)) for piece in part]
+            done.extend(pairs)
+            out.append(joiner.join(result.text for _, result in pairs))
+        results.append(_translated_text("".join(out), done))
+    return results
+
+
+def _translated_text(text: str, done: Sequence[tuple[str, Guarded]]) -> TranslatedText:
+    warnings = tuple(
+        dataclasses.replace(w, segment=index)
+        for index, (_, result) in enumerate(done)
+        for w in result.warnings
+    )
+    confidence = combine(
+        [checks.confidence(result.logprob) for _, result in done],
+        [len(source) for source, _ in done],
+    ) if done else 1.0  # fmt: skip
+    return TranslatedText(text, len(done), confidence, warnings)
+
+
+def translate_text(
+    runner: Runner, loaded: LoadedModel, text: str, source: str, target: str, context: CallContext
+) -> TranslatedText:
+    """``translate_texts`` of one text."""
+    return translate_texts(runner, loaded, [text], source, target, context)[0]
 
 
 @dataclass(frozen=True)
 class Summary:
+    """The summary, with the confidence and warnings of the pass that wrote it."""
+
     text: str
     chunks: int
     rounds: int
+    confidence: float
+    warnings: tuple[QualityWarning, ...]
 
 
 def summarize_sentences(
@@ -150,9 +268,12 @@ def summarize_sentences(
     rounds = 0
     while True:
         rounds += 1
-        outputs = runner.summarize(loaded, chunks, language, max_words, context)
+        results = runner.summarize(loaded, chunks, language, max_words, context)
         if len(chunks) == 1:
-            return Summary(outputs[0], mapped, rounds)
+            [final] = results
+            confidence = checks.confidence(final.logprob)
+            return Summary(final.text, mapped, rounds, confidence, final.warnings)
+        outputs = [result.text for result in results]
         partial = [s for out in outputs for s in split_sentences(out, language) if s.strip()]
         next_chunks = [chunk.text for chunk in pack(partial, count, window)]
         if len(next_chunks) >= len(chunks) or rounds >= MAX_REDUCE_ROUNDS:

@@ -20,6 +20,9 @@ class Telemetry(Protocol):
     def model_loaded(self, model: str, seconds: float, ok: bool) -> None:
         """A model load finished (``ok``) or failed after ``seconds``."""
 
+    def output_warned(self, model: str, code: str) -> None:
+        """An output of ``model`` carries a quality warning ``code``."""
+
 
 class NoTelemetry:
     """Records nothing."""
@@ -30,4 +33,7 @@ class NoTelemetry:
         return None
 
     def model_loaded(self, model: str, seconds: float, ok: bool) -> None:
+        return None
+
+    def output_warned(self, model: str, code: str) -> None:
         return None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from polybrief.service.domain import (
+    GlossaryTerm,
     Limits,
     Mode,
     SummarizeRequest,
@@ -32,6 +33,8 @@ class CleanSummarize:
     mode: Mode
     model: str
     translation_model: str
+    glossary: tuple[GlossaryTerm, ...]
+    glossary_ignore_case: bool
 
 
 def _language(raw: str, field_name: str, violations: Violations, *, required: bool) -> str:
@@ -72,6 +75,41 @@ def _texts(raw: Sequence[str], limits: Limits, violations: Violations) -> list[s
     ]
 
 
+def _term_text(raw: str, field_name: str, limit: int, violations: Violations) -> str:
+    """A glossary term's source or target, cleaned like a text, within ``limit``."""
+    text = clean(raw).text
+    if len(text) > limit:
+        violations.add(field_name, f"{len(text)} characters; the limit is {limit}")
+    return text
+
+
+def _glossary(
+    raw: Sequence[GlossaryTerm], ignore_case: bool, limits: Limits, violations: Violations
+) -> tuple[GlossaryTerm, ...]:
+    """The cleaned terms of a ``glossary`` field: at most ``max_glossary_terms``, each
+    source non-empty and unique (case-insensitively with ``ignore_case``), source and
+    target within ``max_glossary_term_characters`` and the item limit."""
+    if len(raw) > limits.max_glossary_terms:
+        violations.add("glossary", f"{len(raw)} terms; at most {limits.max_glossary_terms}")
+    limit = min(limits.max_glossary_term_characters, limits.max_item_characters)
+    terms: list[GlossaryTerm] = []
+    first: dict[str, int] = {}  # source (case-folded with ignore_case) → first index
+    for index, term in enumerate(raw[: limits.max_glossary_terms]):
+        where = f"glossary[{index}]"
+        source = _term_text(term.source, f"{where}.source", limit, violations)
+        target = _term_text(term.target, f"{where}.target", limit, violations)
+        key = source.casefold() if ignore_case else source
+        if not source:
+            violations.add(f"{where}.source", "must not be empty or whitespace only")
+        elif key in first:
+            case = " (ignoring case)" if ignore_case else ""
+            violations.add(f"{where}.source", f"duplicate of glossary[{first[key]}]{case}")
+        else:
+            first[key] = index
+        terms.append(GlossaryTerm(source, target))
+    return tuple(terms)
+
+
 def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummarize:
     """Normalises a summarisation request or raises InvalidRequest."""
     v = Violations()
@@ -95,6 +133,7 @@ def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummar
     words = request.max_words or limits.default_words
     if not limits.min_words <= words <= limits.max_words:
         v.add("max_words", f"{words} is out of range {limits.min_words}..{limits.max_words}")
+    glossary = _glossary(request.glossary, request.glossary_ignore_case, limits, v)
     if v.items:
         raise InvalidRequest(v.items)
     return CleanSummarize(
@@ -107,6 +146,8 @@ def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummar
         mode=request.mode,
         model=request.model.strip(),
         translation_model=request.translation_model.strip(),
+        glossary=glossary,
+        glossary_ignore_case=request.glossary_ignore_case,
     )
 
 
@@ -119,6 +160,7 @@ def validate_translate(request: TranslateRequest, limits: Limits) -> TranslateRe
         v.add("texts", f"{total} characters in total; the limit is {limits.max_total_characters}")
     target = _language(request.target_language, "target_language", v, required=True)
     source = _language(request.source_language, "source_language", v, required=False)
+    glossary = _glossary(request.glossary, request.glossary_ignore_case, limits, v)
     if v.items:
         raise InvalidRequest(v.items)
     return TranslateRequest(
@@ -126,6 +168,8 @@ def validate_translate(request: TranslateRequest, limits: Limits) -> TranslateRe
         target_language=target,
         source_language=source,
         model=request.model.strip(),
+        glossary=glossary,
+        glossary_ignore_case=request.glossary_ignore_case,
     )
 
 

@@ -70,13 +70,18 @@ def _message(cls: type[_M], value: DataclassInstance, **given: Any) -> _M:
     return cls(**{name: getattr(value, name) for name in shared}, **given)
 
 
+def _glossary(terms: Sequence[pb.GlossaryTerm]) -> tuple[d.GlossaryTerm, ...]:
+    return tuple(_domain(d.GlossaryTerm, term) for term in terms)
+
+
 def summarize_request(msg: pb.SummarizeRequest) -> d.SummarizeRequest:
     # An enum value unknown to this server version is read as the default mode.
-    return _domain(d.SummarizeRequest, msg, mode=_MODE_IN.get(msg.mode, d.Mode.ABSTRACTIVE))
+    mode = _MODE_IN.get(msg.mode, d.Mode.ABSTRACTIVE)
+    return _domain(d.SummarizeRequest, msg, mode=mode, glossary=_glossary(msg.glossary))
 
 
 def translate_request(msg: pb.TranslateRequest) -> d.TranslateRequest:
-    return _domain(d.TranslateRequest, msg)
+    return _domain(d.TranslateRequest, msg, glossary=_glossary(msg.glossary))
 
 
 def route(value: d.Route) -> pb.Route:
@@ -97,9 +102,19 @@ def _detection(value: d.Detection) -> pb.DetectedLanguage:
     return _message(pb.DetectedLanguage, value, candidates=guesses)
 
 
+def warnings(values: Sequence[d.QualityWarning]) -> list[pb.QualityWarning]:
+    return [_message(pb.QualityWarning, w, code=w.code.value) for w in values]
+
+
 def _brief(b: d.Brief) -> pb.Brief:
-    mode = _MODE_OUT[b.mode]
-    return _message(pb.Brief, b, mode=mode, route=route(b.route), error=item_error(b.error))
+    return _message(
+        pb.Brief,
+        b,
+        mode=_MODE_OUT[b.mode],
+        route=route(b.route),
+        error=item_error(b.error),
+        warnings=warnings(b.warnings),
+    )
 
 
 def summarize_response(value: d.SummarizeResult) -> pb.SummarizeResponse:
@@ -120,6 +135,7 @@ def _translation(t: d.Translation) -> pb.Translation:
         detected_language=detected,
         route=route(t.route),
         error=item_error(t.error),
+        warnings=warnings(t.warnings),
     )
 
 

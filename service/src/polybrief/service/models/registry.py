@@ -22,6 +22,7 @@ from polybrief.service.models.backends import (
     TransformersBackend,
     convert_to_ct2,
     ct2_device,
+    decoder_positions,
 )
 from polybrief.service.models.catalog import Catalog, ModelSpec
 from polybrief.service.models.families import FamilyAdapter, adapter_for
@@ -266,4 +267,5 @@ class ModelRegistry:
             threads=self.threads,
             forced_eos=generation.forced_eos_token_id is not None,
             default_beams=int(generation.num_beams or 1),
+            max_positions=decoder_positions(config),
         )

@@ -12,6 +12,7 @@ Series (all prefixed ``polybrief_``):
   cache_hits_total / cache_misses_total translation cache lookups
   cache_bytes                           translation cache size
   model_load_seconds{model,outcome}     model load time, ok or failed (histogram)
+  warnings_total{model,code}            quality warnings on outputs (REPETITION, ...)
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class Metrics:
         self.tokens = Counter(
             "polybrief_tokens", "Tokens read and generated.", ["model", "direction"], registry=r
         )
+        self.warnings = Counter(
+            "polybrief_warnings", "Quality warnings on outputs.", ["model", "code"], registry=r
+        )
         self.model_load = histogram(
             "model_load_seconds", "Model load time.", ["model", "outcome"], LOAD_BUCKETS
         )
@@ -107,6 +111,9 @@ class Metrics:
 
     def model_loaded(self, model: str, seconds: float, ok: bool) -> None:
         self.model_load.labels(model, "ok" if ok else "failed").observe(seconds)
+
+    def output_warned(self, model: str, code: str) -> None:
+        self.warnings.labels(model, code).inc()
 
     def serve(self, host: str, port: int) -> tuple[Any, int]:
         """Starts the /metrics HTTP endpoint; returns the server and its port."""

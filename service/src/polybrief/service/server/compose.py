@@ -58,8 +58,15 @@ def build_engine(settings: Settings, telemetry: Telemetry | None = None) -> Engi
         batcher,
         TranslationCache(settings.cache_mb * 1024 * 1024),
         max_generated_tokens=settings.max_generated_tokens,
+        guards=settings.quality_guards,
+        telemetry=telemetry,
     )
-    return Engine(build_registry(settings, telemetry), limits=limits(settings), runner=runner)
+    return Engine(
+        build_registry(settings, telemetry),
+        limits=limits(settings),
+        runner=runner,
+        low_confidence=settings.low_confidence,
+    )
 
 
 @dataclass
