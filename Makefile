@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 TINY    ?= .tiny-models
 
-.PHONY: install lock demo demo-tiny test pytest quick lint typecheck proto bench soak fuzz clean
+.PHONY: install lock demo demo-tiny test pytest quick lint typecheck proto bench bench-quality soak fuzz clean
 
 # Exactly the pinned versions of requirements.lock, then the three packages (editable, no
 # dependencies of their own: the lock has them all). torch: the lock pins 2.13.0, which pip
@@ -58,6 +58,10 @@ typecheck: proto
 ## Benchmark (minutes, not part of `make test`): writes bench/results/cpu-<cores>core.{md,png}.
 bench: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/run.py
+
+## What the quality guards do on the tiny models (flagged share, re-decodes, glossary kept).
+bench-quality: $(STAMP)
+	$(BIN)/python bench/quality.py
 
 ## Soak run (minutes, not part of `make test`): mixed load on a real server process,
 ## prints RSS and p99 per interval and their drift; fails on RSS growth or INTERNAL/UNKNOWN.

@@ -182,11 +182,10 @@ class Engine:
             plan = self._plan(source, target, forced, field)
             output = self._reviewed(plan, text, source, target, terms, context)
             if forced is None and _has(output, WarningCode.WRONG_LANGUAGE):
-                for other in self._other_plans(plan, source, target):
+                for other in self._other_plans(plan, source, target)[:1]:
                     retried = self._reviewed(other, text, source, target, terms, context)
                     if not _has(retried, WarningCode.WRONG_LANGUAGE):
                         return retried
-                    break
             return output
         except PolybriefError as exc:
             if isinstance(exc, _REQUEST_ERRORS):
@@ -209,7 +208,7 @@ class Engine:
     ) -> Output:
         """``plan`` run on ``text`` with the terms kept, and the whole output checked."""
         output = self._with_terms(plan, text, terms, context)
-        if not self.runner.guards:
+        if not self.runner.guards or plan.kind is RouteKind.IDENTITY:
             return output
         detected = self.detector(output.text) if has_letters(output.text) else None
         warnings = review(
