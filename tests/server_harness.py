@@ -4,7 +4,9 @@ so synchronous tests and the sync client can talk to it over a real channel."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,16 @@ class ServerThread:
         self.loop.close()
 
 
+@contextlib.contextmanager
+def running(catalog: Path, **settings: Any) -> Iterator[ServerThread]:
+    """A ServerThread for the duration of a ``with`` block (module fixtures use it)."""
+    server = ServerThread(catalog, **settings)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def subset_catalog(
     tiny_dir: Path, out: Path, ids: list[str], *, forced_tokens: int | None = None
 ) -> Path:
@@ -85,3 +97,17 @@ def wait_for(condition: Any, timeout: float, interval: float = 0.02) -> bool:
     while not condition() and time.monotonic() < deadline:
         time.sleep(interval)
     return bool(condition())
+
+
+def tiny_models(*marian_pairs: str) -> list[str]:
+    """One tiny model of each family, the marian ones those of ``marian_pairs`` ("en-fr")."""
+    return [
+        "tiny-bart",
+        "tiny-pegasus",
+        "tiny-t5",
+        "tiny-mt5",
+        *(f"tiny-marian-{pair}" for pair in marian_pairs),
+        "tiny-m2m100",
+        "tiny-nllb",
+        "tiny-mbart50",
+    ]

@@ -15,7 +15,7 @@ Runs are reproducible: derandomized, no example database.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -27,6 +27,7 @@ from grpc_status import rpc_status
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from polybrief.v1 import polybrief_pb2 as pb
+from server_harness import tiny_models
 
 ALLOWED = frozenset(
     {
@@ -48,17 +49,7 @@ RESPONSES: dict[str, type[message.Message]] = {
     "DetectLanguage": pb.DetectLanguageResponse,
     "ListCapabilities": pb.ListCapabilitiesResponse,
 }
-MODELS = [
-    "tiny-bart",
-    "tiny-pegasus",
-    "tiny-t5",
-    "tiny-mt5",
-    "tiny-marian-en-fr",
-    "tiny-marian-fr-en",
-    "tiny-m2m100",
-    "tiny-nllb",
-    "tiny-mbart50",
-]
+MODELS = tiny_models("en-fr", "fr-en")
 PROPERTY = settings(
     max_examples=100,
     deadline=None,
@@ -297,46 +288,55 @@ def _assert_serving(channel: grpc.Channel) -> None:
 # ------------------------------------------------------------------------ properties
 
 
-@PROPERTY
-@given(request=summarize_requests)
-def test_summarize_never_fails_unexpectedly(
-    channel: grpc.Channel, request: pb.SummarizeRequest
-) -> None:
-    answer = _answer(channel, "Summarize", request)
-    if answer is not None:
-        wanted = len(request.target_languages) or 1
-        assert len(answer.briefs) == wanted
-        assert answer.source_language
-        for brief in answer.briefs:
-            assert brief.language
-            assert brief.mode in (pb.SUMMARY_MODE_ABSTRACTIVE, pb.SUMMARY_MODE_EXTRACTIVE)
-            assert brief.text or brief.HasField("error"), brief
+def _never_fails_unexpectedly(
+    method: str, requests: st.SearchStrategy[Any], check: Callable[[Any, Any], None]
+) -> Callable[..., None]:
+    """A property: every request of ``requests`` to ``method`` is answered OK, the answer
+    passing ``check(answer, request)``, or fails as documented."""
+
+    @PROPERTY
+    @given(request=requests)
+    def test(channel: grpc.Channel, request: message.Message) -> None:
+        answer = _answer(channel, method, request)
+        if answer is not None:
+            check(answer, request)
+
+    return test
 
 
-@PROPERTY
-@given(request=translate_requests)
-def test_translate_never_fails_unexpectedly(
-    channel: grpc.Channel, request: pb.TranslateRequest
-) -> None:
-    answer = _answer(channel, "Translate", request)
-    if answer is not None:
-        assert len(answer.translations) == len(request.texts)
-        assert answer.target_language
-        for item in answer.translations:
-            assert item.text or item.HasField("error"), item
+def _check_briefs(answer: pb.SummarizeResponse, request: pb.SummarizeRequest) -> None:
+    wanted = len(request.target_languages) or 1
+    assert len(answer.briefs) == wanted
+    assert answer.source_language
+    for brief in answer.briefs:
+        assert brief.language
+        assert brief.mode in (pb.SUMMARY_MODE_ABSTRACTIVE, pb.SUMMARY_MODE_EXTRACTIVE)
+        assert brief.text or brief.HasField("error"), brief
 
 
-@PROPERTY
-@given(request=detect_requests)
-def test_detect_never_fails_unexpectedly(
-    channel: grpc.Channel, request: pb.DetectLanguageRequest
-) -> None:
-    answer = _answer(channel, "DetectLanguage", request)
-    if answer is not None:
-        assert len(answer.detections) == len(request.texts)
-        for detection in answer.detections:
-            assert 0.0 <= detection.confidence <= 1.0
-            assert len(detection.candidates) <= 3
+def _check_translations(answer: pb.TranslateResponse, request: pb.TranslateRequest) -> None:
+    assert len(answer.translations) == len(request.texts)
+    assert answer.target_language
+    for item in answer.translations:
+        assert item.text or item.HasField("error"), item
+
+
+def _check_detections(answer: pb.DetectLanguageResponse, request: pb.DetectLanguageRequest) -> None:
+    assert len(answer.detections) == len(request.texts)
+    for detection in answer.detections:
+        assert 0.0 <= detection.confidence <= 1.0
+        assert len(detection.candidates) <= 3
+
+
+test_summarize_never_fails_unexpectedly = _never_fails_unexpectedly(
+    "Summarize", summarize_requests, _check_briefs
+)
+test_translate_never_fails_unexpectedly = _never_fails_unexpectedly(
+    "Translate", translate_requests, _check_translations
+)
+test_detect_never_fails_unexpectedly = _never_fails_unexpectedly(
+    "DetectLanguage", detect_requests, _check_detections
+)
 
 
 @PROPERTY

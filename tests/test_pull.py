@@ -13,12 +13,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hub_standin import HubStandin
 from polybrief import client as pc
-from polybrief.service.models.catalog import load_catalog
-from polybrief.service.models.pull import IGNORE_PATTERNS, hub_reachable, pull
+from polybrief.service.models.catalog import Catalog, load_catalog
+from polybrief.service.models.pull import IGNORE_PATTERNS, PullResult, hub_reachable, pull
 
 BIN = Path(sys.executable).parent
 FR = "polybrief-test/tiny-marian-en-fr"
@@ -44,6 +45,19 @@ def repos(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 def hub(repos: dict[str, Path]) -> Iterator[HubStandin]:
     with HubStandin(repos) as standin:
         yield standin
+
+
+def pull_from(
+    hub: HubStandin,
+    cache: Path,
+    catalog: Catalog,
+    ids: list[str] | None = None,
+    **options: Any,
+) -> list[PullResult]:
+    """``pull`` of ``ids`` from the stand-in hub into ``cache``, with no progress bars and
+    no lines unless ``options`` ask for them."""
+    quiet: dict[str, Any] = {"progress": False, "out": lambda _: None}
+    return pull(catalog, ids, endpoint=hub.endpoint, cache_dir=cache, **(quiet | options))
 
 
 def hub_catalog(
@@ -126,9 +140,7 @@ def test_pull_fetches_into_the_cache(
     catalog = load_catalog(hub_catalog(tiny_dir, tmp_path / "c.toml", [FR], ("tiny-bart",)))
     cache = tmp_path / "hub"
     lines: list[str] = []
-    results = pull(
-        catalog, None, progress=False, out=lines.append, endpoint=hub.endpoint, cache_dir=cache
-    )
+    results = pull_from(hub, cache, catalog, out=lines.append)
 
     assert [(r.model_id, r.outcome) for r in results] == [
         ("tiny-bart", "local"),
@@ -144,14 +156,7 @@ def test_pull_fetches_into_the_cache(
 
     # a second pull finds everything in the cache: no file is sent again
     sent = len(hub.requests)
-    (again,) = pull(
-        catalog,
-        ["hub-marian-en-fr"],
-        progress=False,
-        out=lines.append,
-        endpoint=hub.endpoint,
-        cache_dir=cache,
-    )
+    (again,) = pull_from(hub, cache, catalog, ["hub-marian-en-fr"], out=lines.append)
     assert again.outcome == "fetched"
     assert again.path == results[1].path
     resent = [r for r in hub.requests[sent:] if r.method == "GET" and "/resolve/" in r.path]
@@ -175,14 +180,7 @@ def test_progress_bars_follow_the_argument_not_the_process_switch(
     bars_module = importlib.import_module("huggingface_hub.utils.tqdm")
     monkeypatch.setattr(bars_module, "HF_HUB_DISABLE_PROGRESS_BARS", True)
     catalog = load_catalog(hub_catalog(tiny_dir, tmp_path / "c.toml", [FR]))
-    (result,) = pull(
-        catalog,
-        None,
-        progress=shown,
-        out=lambda _: None,
-        endpoint=hub.endpoint,
-        cache_dir=tmp_path / "hub",
-    )
+    (result,) = pull_from(hub, tmp_path / "hub", catalog, progress=shown)
     assert result.outcome == "fetched"
     files = len(expected_files(tiny_dir / "tiny-marian-en-fr"))
     drawn = capfd.readouterr().err
@@ -231,15 +229,7 @@ def test_a_failed_download_is_reported_and_the_others_fetched(
     catalog = load_catalog(hub_catalog(tiny_dir, tmp_path / "c.toml", [FR, RU]))
     out: list[str] = []
     errors: list[str] = []
-    results = pull(
-        catalog,
-        None,
-        progress=False,
-        out=out.append,
-        err=errors.append,
-        endpoint=hub.endpoint,
-        cache_dir=tmp_path / "hub",
-    )
+    results = pull_from(hub, tmp_path / "hub", catalog, out=out.append, err=errors.append)
 
     assert [(r.model_id, r.outcome) for r in results] == [
         ("hub-marian-en-fr", "failed"),
@@ -260,15 +250,7 @@ def test_a_repo_missing_on_the_hub_is_named(
     with HubStandin({RU: repos[RU]}) as hub:  # serves en-ru only
         catalog = load_catalog(hub_catalog(tiny_dir, tmp_path / "c.toml", [FR]))
         errors: list[str] = []
-        (result,) = pull(
-            catalog,
-            None,
-            progress=False,
-            out=lambda _: None,
-            err=errors.append,
-            endpoint=hub.endpoint,
-            cache_dir=tmp_path / "hub",
-        )
+        (result,) = pull_from(hub, tmp_path / "hub", catalog, err=errors.append)
     assert result.outcome == "failed"
     assert errors == [f"hub-marian-en-fr: FAILED: {result.error}"]
     assert "RepositoryNotFoundError" in errors[0]

@@ -660,72 +660,48 @@ SENTENCE = "Putin met Charles de Gaulle and the Islamic State said no."
 GLOSSARY = [GlossaryTerm("putin"), DE_GAULLE, IS]
 
 
+#: What the fake translator is asked: the masked sentence, then (on fallback) the text
+#: around the terms.
+MASKED = ["ZXQ0 met ZXQ1 and the ZXQ2 said no."]
+AROUND = ["met", "and the", "said no."]
+FRENCH = "Putin a rencontré Charles de Gaulle et the État islamique a dit no."
+UNCHANGED = "Putin met Charles de Gaulle and the État islamique said no."
+
+
+def swap(old: str, new: str) -> Callable[[str], str]:
+    """A fake translation that replaces ``old`` with ``new``."""
+    return lambda text: text.replace(old, new)
+
+
 @dataclass(frozen=True)
 class TermRow:
     name: str
     rewrite: Callable[[str], str]
     text: str
     masked: bool
-    calls: list[list[str]]
 
 
 TERM_ROWS = [
-    TermRow(
-        "keeps sentinels: masking holds",
-        to_french,
-        "Putin a rencontré Charles de Gaulle et the État islamique a dit no.",
-        True,
-        [["ZXQ0 met ZXQ1 and the ZXQ2 said no."]],
-    ),
+    TermRow("keeps sentinels: masking holds", to_french, FRENCH, True),
     TermRow(
         "reorders sentinels: still masking",
         lambda t: "ZXQ2 ZXQ0 ZXQ1 ok",
         "État islamique Putin Charles de Gaulle ok",
         True,
-        [["ZXQ0 met ZXQ1 and the ZXQ2 said no."]],
     ),
     TermRow(
-        "drops a sentinel: fallback",
-        lambda t: to_french(t.replace("ZXQ1", "")),
-        "Putin a rencontré Charles de Gaulle et the État islamique a dit no.",
-        False,
-        [["ZXQ0 met ZXQ1 and the ZXQ2 said no."], ["met", "and the", "said no."]],
+        "drops a sentinel: fallback", lambda t: to_french(t.replace("ZXQ1", "")), FRENCH, False
     ),
-    TermRow(
-        "duplicates a sentinel: fallback",
-        lambda t: t.replace("ZXQ0", "ZXQ0 ZXQ0"),
-        "Putin met Charles de Gaulle and the État islamique said no.",
-        False,
-        [["ZXQ0 met ZXQ1 and the ZXQ2 said no."], ["met", "and the", "said no."]],
-    ),
-    TermRow(
-        "re-cases sentinels: fallback",
-        lambda t: t.lower(),
-        "Putin met Charles de Gaulle and the État islamique said no.",
-        False,
-        [["ZXQ0 met ZXQ1 and the ZXQ2 said no."], ["met", "and the", "said no."]],
-    ),
+    TermRow("duplicates a sentinel: fallback", swap("ZXQ0", "ZXQ0 ZXQ0"), UNCHANGED, False),
+    TermRow("re-cases sentinels: fallback", lambda t: t.lower(), UNCHANGED, False),
     TermRow(
         "translates sentinels: fallback",
         lambda t: to_french(t.replace("ZXQ", "ЗКЩ")),
-        "Putin a rencontré Charles de Gaulle et the État islamique a dit no.",
+        FRENCH,
         False,
-        [["ZXQ0 met ZXQ1 and the ZXQ2 said no."], ["met", "and the", "said no."]],
     ),
-    TermRow(
-        "adds a sentinel of its own: fallback",
-        lambda t: t.replace("ZXQ2", "ZXQ2 ZXQ3"),
-        "Putin met Charles de Gaulle and the État islamique said no.",
-        False,
-        [["ZXQ0 met ZXQ1 and the ZXQ2 said no."], ["met", "and the", "said no."]],
-    ),
-    TermRow(
-        "pads a sentinel's number: fallback",
-        lambda t: t.replace("ZXQ2", "ZXQ02"),
-        "Putin met Charles de Gaulle and the État islamique said no.",
-        False,
-        [["ZXQ0 met ZXQ1 and the ZXQ2 said no."], ["met", "and the", "said no."]],
-    ),
+    TermRow("adds a sentinel of its own: fallback", swap("ZXQ2", "ZXQ2 ZXQ3"), UNCHANGED, False),
+    TermRow("pads a sentinel's number: fallback", swap("ZXQ2", "ZXQ02"), UNCHANGED, False),
 ]
 
 
@@ -737,7 +713,7 @@ def test_apply_terms(row: TermRow) -> None:
     assert result.text == row.text
     assert result.masked is row.masked
     assert result.applied == ("putin", "Charles de Gaulle", "Islamic State")
-    assert translator.calls == row.calls
+    assert translator.calls == ([MASKED] if row.masked else [MASKED, AROUND])
 
 
 def test_do_not_translate_keeps_the_source_casing() -> None:
@@ -795,7 +771,7 @@ def test_many_terms_sentinels_with_several_digits() -> None:
     assert kept.masked is True
     assert kept.text == " ".join(f"w <{i}>" for i in range(12))
     # "ZXQ10" turned into "ZXQ1" (a second ZXQ1): caught, not mistaken for ZXQ1
-    broken = apply_terms(text, matches, FakeTranslator(lambda t: t.replace("ZXQ10", "ZXQ1")), zxq)
+    broken = apply_terms(text, matches, FakeTranslator(swap("ZXQ10", "ZXQ1")), zxq)
     assert broken.masked is False
     assert broken.text == kept.text
 
@@ -808,7 +784,7 @@ def test_a_sentinel_without_a_prefix_and_suffix_form_is_checked_exactly() -> Non
     matches = find_terms(text, [PUTIN, DE_GAULLE], ignore_case=False)
     kept = apply_terms(text, matches, FakeTranslator(lambda t: t), odd)
     assert (kept.text, kept.masked) == (text, True)
-    lost = apply_terms(text, matches, FakeTranslator(lambda t: t.replace("#1#1", "")), odd)
+    lost = apply_terms(text, matches, FakeTranslator(swap("#1#1", "")), odd)
     assert (lost.text, lost.masked) == (text, False)
 
 

@@ -22,7 +22,7 @@ from real_layout import (
     catalog_entry,
     missing_reason,
 )
-from server_harness import ServerThread
+from server_harness import ServerThread, running
 
 _MISSING = missing_reason()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
@@ -100,9 +100,8 @@ def catalog(checkpoint: Path) -> Path:
 @pytest.fixture(scope="module")
 def server(catalog: Path, ct2_cache: Path) -> Iterator[ServerThread]:
     # cache off: every call reaches the model, so each observation sees its inputs
-    running = ServerThread(catalog, preload=True, cache_mb=0, ct2_cache=ct2_cache)
-    yield running
-    running.stop()
+    with running(catalog, preload=True, cache_mb=0, ct2_cache=ct2_cache) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from polybrief.service.models.backends import (
 )
 from polybrief.service.models.catalog import CT2_FAMILIES, ModelSpec, load_catalog
 from polybrief.service.models.families import adapter_for
+from server_harness import tiny_models
 
 TEXTS = [
     "The navy was ordered to work with the French as allies.",
@@ -33,17 +34,7 @@ TEXTS = [
     "Hi",
 ]
 LONG = " ".join(["The navy was ordered to work with the French as allies."] * 3)
-MODELS = [
-    "tiny-bart",
-    "tiny-pegasus",
-    "tiny-t5",
-    "tiny-mt5",
-    "tiny-marian-en-fr",
-    "tiny-marian-en-mul",
-    "tiny-m2m100",
-    "tiny-nllb",
-    "tiny-mbart50",
-]
+MODELS = tiny_models("en-fr", "en-mul")
 CT2_MODELS = ["tiny-marian-en-fr", "tiny-marian-en-mul", "tiny-bart", "tiny-t5", "tiny-mt5"]
 
 
@@ -63,8 +54,15 @@ class Loaded:
         return TransformersBackend(spec, self.tokenizer, self.model, adapter_for(spec.family))
 
 
+#: The fixtures: ``load(model_id)``, ``ct2(model_id, spec=None, loaded=None)`` and
+#: ``generate_calls(model)``.
+Load = Callable[[str], Loaded]
+MakeCt2 = Callable[..., CTranslate2Backend]
+GenerateCalls = Callable[[Any], list[dict[str, Any]]]
+
+
 @pytest.fixture(scope="module")
-def load(tiny_dir: Path) -> Callable[[str], Loaded]:
+def load(tiny_dir: Path) -> Load:
     """``load(model_id)``: the tiny model, loaded once per module."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -87,9 +85,7 @@ def load(tiny_dir: Path) -> Callable[[str], Loaded]:
 
 
 @pytest.fixture(scope="module")
-def ct2(
-    load: Callable[[str], Loaded], tmp_path_factory: pytest.TempPathFactory
-) -> Callable[..., CTranslate2Backend]:
+def ct2(load: Load, tmp_path_factory: pytest.TempPathFactory) -> MakeCt2:
     """``ct2(model_id, spec=None, loaded=None)``: a float32 CTranslate2 backend on the tiny
     model (or on ``loaded``)."""
     root = tmp_path_factory.mktemp("ct2")
@@ -116,7 +112,7 @@ def ct2(
 
 
 @pytest.fixture
-def generate_calls() -> Iterator[Callable[[Any], list[dict[str, Any]]]]:
+def generate_calls() -> Iterator[GenerateCalls]:
     """``generate_calls(model)``: the keyword arguments of every ``model.generate`` call
     from then on (the model itself runs unchanged)."""
     wrapped: list[Any] = []
@@ -144,6 +140,13 @@ class Recorded:
     def __init__(self, translator: Any) -> None:
         self.translator = translator
         self.calls: list[dict[str, Any]] = []
+
+    @classmethod
+    def on(cls, backend: CTranslate2Backend) -> Recorded:
+        """Records the calls of ``backend``'s translator from then on."""
+        recorded = cls(backend.translator)
+        backend.translator = recorded
+        return recorded
 
     def translate_batch(self, *args: Any, **kwargs: Any) -> Any:
         self.calls.append(kwargs)
@@ -190,7 +193,7 @@ def _reference_scores(model: Any, kwargs: dict[str, Any]) -> list[float]:
 
 @pytest.mark.parametrize("model_id", MODELS)
 def test_scores_are_finite_log_probabilities_one_per_output(
-    load: Callable[[str], Loaded], ct2: Callable[..., CTranslate2Backend], model_id: str
+    load: Load, ct2: MakeCt2, model_id: str
 ) -> None:
     loaded = load(model_id)
     backends: list[Any] = [loaded.transformers()]
@@ -207,10 +210,7 @@ def test_scores_are_finite_log_probabilities_one_per_output(
 @pytest.mark.parametrize("model_id", ["tiny-marian-en-fr", "tiny-mbart50", "tiny-t5", "tiny-bart"])
 @pytest.mark.parametrize("retry", [False, True], ids=["greedy", "beam"])
 def test_transformers_score_is_the_mean_of_transition_scores(
-    load: Callable[[str], Loaded],
-    generate_calls: Callable[[Any], list[dict[str, Any]]],
-    model_id: str,
-    retry: bool,
+    load: Load, generate_calls: GenerateCalls, model_id: str, retry: bool
 ) -> None:
     # marian forces the final </s>, mbart50 the first (language) token, t5 neither
     loaded = load(model_id)
@@ -224,7 +224,7 @@ def test_transformers_score_is_the_mean_of_transition_scores(
 
 @pytest.mark.parametrize("model_id", CT2_MODELS)
 def test_ctranslate2_scores_agree_with_transformers(
-    load: Callable[[str], Loaded], ct2: Callable[..., CTranslate2Backend], model_id: str
+    load: Load, ct2: MakeCt2, model_id: str
 ) -> None:
     # tiny-mt5 included: ctranslate2's converter scaled its logits by d_model**-0.5
     # (same argmax, flatter probabilities) until convert_to_ct2 corrected it
@@ -245,9 +245,7 @@ def test_ctranslate2_scores_agree_with_transformers(
 
 @pytest.mark.parametrize("model_id", MODELS)
 def test_default_task_decodes_exactly_as_a_direct_generate(
-    load: Callable[[str], Loaded],
-    generate_calls: Callable[[Any], list[dict[str, Any]]],
-    model_id: str,
+    load: Load, generate_calls: GenerateCalls, model_id: str
 ) -> None:
     loaded = load(model_id)
     task = loaded.task()
@@ -278,10 +276,7 @@ def test_default_task_decodes_exactly_as_a_direct_generate(
 
 @pytest.mark.parametrize("model_id", ["tiny-marian-en-fr", "tiny-bart", "tiny-t5"])
 def test_retry_decodes_with_beams_and_repetition_guards(
-    load: Callable[[str], Loaded],
-    ct2: Callable[..., CTranslate2Backend],
-    generate_calls: Callable[[Any], list[dict[str, Any]]],
-    model_id: str,
+    load: Load, ct2: MakeCt2, generate_calls: GenerateCalls, model_id: str
 ) -> None:
     loaded = load(model_id)
     calls = generate_calls(loaded.model)
@@ -305,8 +300,7 @@ def test_retry_decodes_with_beams_and_repetition_guards(
     assert calls[-1]["num_beams"] == 6
 
     backend = ct2(model_id)
-    recorded = Recorded(backend.translator)
-    backend.translator = recorded
+    recorded = Recorded.on(backend)
     backend.generate(TEXTS, loaded.task())
     backend.generate(TEXTS, loaded.task(retry=True))
     default, retry = recorded.calls
@@ -323,9 +317,7 @@ def _without_length_limit(spec: ModelSpec, **extra: Any) -> ModelSpec:
 
 
 def test_length_cap_caps_new_tokens_by_the_longest_input(
-    load: Callable[[str], Loaded],
-    ct2: Callable[..., CTranslate2Backend],
-    generate_calls: Callable[[Any], list[dict[str, Any]]],
+    load: Load, ct2: MakeCt2, generate_calls: GenerateCalls
 ) -> None:
     loaded = load("tiny-marian-en-fr")
     spec = _without_length_limit(loaded.spec, min_new_tokens=40)
@@ -346,8 +338,7 @@ def test_length_cap_caps_new_tokens_by_the_longest_input(
     assert caps[1] != caps[3]  # longer inputs, larger cap (the batch's longest decides)
 
     backend = ct2("tiny-marian-en-fr", spec)
-    recorded = Recorded(backend.translator)
-    backend.translator = recorded
+    recorded = Recorded.on(backend)
     backend.generate(TEXTS, loaded.task(length_cap=1.5))
     # forced </s>: transformers writes max_new_tokens - 1 tokens before it
     assert recorded.calls[-1]["max_decoding_length"] == caps[3] - 1
@@ -355,10 +346,7 @@ def test_length_cap_caps_new_tokens_by_the_longest_input(
 
 @pytest.mark.parametrize("model_id", ["tiny-marian-en-fr", "tiny-bart"])
 def test_new_tokens_never_exceed_the_decoder_positions(
-    load: Callable[[str], Loaded],
-    ct2: Callable[..., CTranslate2Backend],
-    generate_calls: Callable[[Any], list[dict[str, Any]]],
-    model_id: str,
+    load: Load, ct2: MakeCt2, generate_calls: GenerateCalls, model_id: str
 ) -> None:
     # Without the cap both backends crashed here: "No position encodings are defined for
     # positions >= 128" (CTranslate2), an index error (torch).
@@ -373,15 +361,14 @@ def test_new_tokens_never_exceed_the_decoder_positions(
     assert calls[-1]["max_new_tokens"] == positions
     assert calls[-1]["min_new_tokens"] == positions
     backend = ct2(model_id, spec)
-    recorded = Recorded(backend.translator)
-    backend.translator = recorded
+    recorded = Recorded.on(backend)
     got = backend.generate(texts, task)
     assert recorded.calls[-1]["max_decoding_length"] <= positions
     assert got.outputs == result.outputs
     assert got.scores == pytest.approx(result.scores, abs=1e-4)
 
 
-def test_decoder_positions_of_each_kind_of_config(load: Callable[[str], Loaded]) -> None:
+def test_decoder_positions_of_each_kind_of_config(load: Load) -> None:
     from types import SimpleNamespace
 
     assert decoder_positions(load("tiny-t5").model.config) is None  # relative positions
@@ -393,10 +380,7 @@ def test_decoder_positions_of_each_kind_of_config(load: Callable[[str], Loaded])
 
 
 def test_scores_count_the_end_of_sequence_token_the_model_chose(
-    load: Callable[[str], Loaded],
-    ct2: Callable[..., CTranslate2Backend],
-    generate_calls: Callable[[Any], list[dict[str, Any]]],
-    tmp_path: Path,
+    load: Load, ct2: MakeCt2, generate_calls: GenerateCalls, tmp_path: Path
 ) -> None:
     # the tiny models never stop before the length limit; this copy's </s> is likelier
     # than any other token once min_new_tokens allows it

@@ -54,6 +54,10 @@ def test_serve_flags_reach_the_settings(monkeypatch: pytest.MonkeyPatch) -> None
 
     seen: list[Settings] = []
     monkeypatch.setattr("polybrief.service.server.process.serve", _record(seen))
+    # serve configures logging onto the runner's stream, which closes after the call
+    monkeypatch.setattr(
+        "polybrief.service.observability.logs.configure_logging", lambda *args: None
+    )
     monkeypatch.setenv("POLYBRIEF_MAX_QUEUE", "99")
     args = ["serve", "--port", "0", "--no-preload", "--max-batch", "3", "--log-format", "text"]
     done = CliRunner().invoke(app, args)

@@ -9,58 +9,52 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polybrief.service.text.clean import clean, has_content, has_letters
 
+#: id: (raw input, cleaned text, characters removed)
+CLEANED: dict[str, tuple[str, str, int]] = {
+    "controls-bidi-invisibles": (
+        "a\x00b\u202ec\ufeffd\u200be\u00adf\u2066g\u200fh\x9bi\x7fj\u2060k\u061cl\x1bm",
+        "abcdefghijklm",
+        12,
+    ),
+    # a zero-width joiner between letters is text; CR LF is a line ending; BEL goes
+    "joiner-kept-between-removals": (
+        "a\x00b\u202ec\ufeffd\u200be\u200df\r\ng\x07",
+        "abcde\u200df\ng",
+        5,
+    ),
+    "lone-surrogates": ("caf\ud800é \udfff!", "café !", 2),
+    # "Trojan source": an RLO makes "txt.exe" display as "exe.txt".
+    "bidi-override": ("open report\u202eexe.txt\u202c now", "open reportexe.txt now", 2),
+    "joiners-newlines-tabs": (
+        "می\u200cخواهم\t👨\u200d👩\u200d👧\nnext",
+        "می\u200cخواهم 👨\u200d👩\u200d👧\nnext",
+        0,
+    ),
+    "line-endings": ("one\r\ntwo\rthree\u2028four", "one\ntwo\nthree\nfour", 0),
+    "whitespace-and-nfc": (
+        "  Cafe\u0301   au\t\tlait  \n\n\n\n  fin   \n",
+        "Café au lait\n\nfin",
+        0,
+    ),
+    # A soft hyphen between a letter and its combining accent blocks composition until
+    # removed: NFC is applied after removal.
+    "nfc-after-removal": ("e\u00ad\u0301", "\u00e9", 1),
+    # page and line separators keep the words on either side apart
+    **{
+        name: (f"end of page{sep}Next page", "end of page\nNext page", 0)
+        for sep, name in [
+            ("\f", "form-feed"),
+            ("\v", "vertical-tab"),
+            ("\x85", "next-line"),
+            ("\x1c", "file-separator"),
+            ("\x1e", "record-separator"),
+            ("\u2029", "paragraph-separator"),
+        ]
+    },
+}
 
-@pytest.mark.parametrize(
-    ("raw", "text", "removed"),
-    [
-        pytest.param(
-            "a\x00b\u202ec\ufeffd\u200be\u00adf\u2066g\u200fh\x9bi\x7fj\u2060k\u061cl\x1bm",
-            "abcdefghijklm",
-            12,
-            id="controls-bidi-invisibles",
-        ),
-        # a zero-width joiner between letters is text; CR LF is a line ending; BEL goes
-        pytest.param(
-            "a\x00b\u202ec\ufeffd\u200be\u200df\r\ng\x07",
-            "abcde\u200df\ng",
-            5,
-            id="joiner-kept-between-removals",
-        ),
-        pytest.param("caf\ud800é \udfff!", "café !", 2, id="lone-surrogates"),
-        # "Trojan source": an RLO makes "txt.exe" display as "exe.txt".
-        pytest.param(
-            "open report\u202eexe.txt\u202c now", "open reportexe.txt now", 2, id="bidi-override"
-        ),
-        pytest.param(
-            "می\u200cخواهم\t👨\u200d👩\u200d👧\nnext",
-            "می\u200cخواهم 👨\u200d👩\u200d👧\nnext",
-            0,
-            id="joiners-newlines-tabs",
-        ),
-        pytest.param("one\r\ntwo\rthree\u2028four", "one\ntwo\nthree\nfour", 0, id="line-endings"),
-        pytest.param(
-            "  Cafe\u0301   au\t\tlait  \n\n\n\n  fin   \n",
-            "Café au lait\n\nfin",
-            0,
-            id="whitespace-and-nfc",
-        ),
-        # A soft hyphen between a letter and its combining accent blocks composition until
-        # removed: NFC is applied after removal.
-        pytest.param("e\u00ad\u0301", "\u00e9", 1, id="nfc-after-removal"),
-        # page and line separators keep the words on either side apart
-        *[
-            pytest.param(f"end of page{sep}Next page", "end of page\nNext page", 0, id=name)
-            for sep, name in [
-                ("\f", "form-feed"),
-                ("\v", "vertical-tab"),
-                ("\x85", "next-line"),
-                ("\x1c", "file-separator"),
-                ("\x1e", "record-separator"),
-                ("\u2029", "paragraph-separator"),
-            ]
-        ],
-    ],
-)
+
+@pytest.mark.parametrize(("raw", "text", "removed"), list(CLEANED.values()), ids=list(CLEANED))
 def test_clean(raw: str, text: str, removed: int) -> None:
     result = clean(raw)
     assert result.text == text

@@ -15,7 +15,7 @@ from polybrief.client import Client, GlossaryTerm
 from polybrief.service.quality.checks import find_loop
 from polybrief.service.text.segment import split_sentences
 from prometheus_client.parser import text_string_to_metric_families
-from server_harness import ServerThread
+from server_harness import ServerThread, running
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = (ROOT / "examples" / "afp-putin-hollande.txt").read_text(encoding="utf-8")
@@ -35,9 +35,8 @@ GLOSSARY = [
 @pytest.fixture(scope="module")
 def guarded(tiny_dir: Path) -> Iterator[ServerThread]:
     """The tiny catalogue with the guards on, as a server runs by default."""
-    server = ServerThread(tiny_dir / "catalog.toml", quality_guards=True, metrics_port=0)
-    yield server
-    server.stop()
+    with running(tiny_dir / "catalog.toml", quality_guards=True, metrics_port=0) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

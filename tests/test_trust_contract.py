@@ -210,7 +210,8 @@ def test_an_older_server_reads_as_no_confidence_and_no_warnings() -> None:
     ids=["mapping", "pairs", "terms", "iterator"],
 )
 def test_glossary_forms_build_the_same_request(glossary: Any) -> None:
-    request = client_convert.translate_request(TEXT, "fr", None, None, glossary, True)
+    request = client_convert.translate_request(TEXT, "fr", None, None)
+    client_convert.add_glossary(request, glossary, True)
     assert [(t.source, t.target) for t in request.glossary] == [
         ("Charles de Gaulle", ""),
         ("navy", "marine"),
@@ -219,9 +220,8 @@ def test_glossary_forms_build_the_same_request(glossary: Any) -> None:
 
 
 def test_glossary_on_summarize_requests() -> None:
-    request = client_convert.summarize_request(
-        TEXT, ["fr"], None, None, "abstractive", None, None, {"navy": "marine"}, False
-    )
+    request = client_convert.summarize_request(TEXT, ["fr"], None, None, "abstractive", None, None)
+    client_convert.add_glossary(request, {"navy": "marine"}, False)
     assert [(t.source, t.target) for t in request.glossary] == [("navy", "marine")]
     assert not request.glossary_ignore_case
     assert not client_convert.summarize_request(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+from polybrief.client import _convert as c
 from polybrief.client import _types as t
 from polybrief.client._base import BaseClient, Call, R, ServingWait
 
@@ -65,19 +66,9 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         timeout: float | None = None,
     ) -> t.SummarizeResult:
         """Briefs of ``text``, one per language of ``to``; see ``Client.summarize``."""
-        call = self._summarize(
-            text,
-            to,
-            source,
-            max_words,
-            mode,
-            model,
-            translation_model,
-            glossary,
-            glossary_ignore_case,
-            timeout,
-        )
-        return await self._run(call)
+        request = c.summarize_request(text, to, source, max_words, mode, model, translation_model)
+        c.add_glossary(request, glossary, glossary_ignore_case)
+        return await self._run(self._summarize(request, timeout))
 
     async def translate(
         self,
@@ -92,8 +83,9 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
     ) -> list[t.Translation]:
         """Translations, one per text (a single string gives a one-element list); see
         ``Client.translate``."""
-        call = self._translate(texts, to, source, model, glossary, glossary_ignore_case, timeout)
-        return await self._run(call)
+        request = c.translate_request(texts, to, source, model)
+        c.add_glossary(request, glossary, glossary_ignore_case)
+        return await self._run(self._translate(request, timeout))
 
     async def detect(
         self, texts: str | Sequence[str], *, timeout: float | None = None

@@ -29,6 +29,7 @@ from polybrief.client._errors import (
     UnavailableError,
     map_rpc_error,
 )
+from polybrief.v1 import polybrief_pb2 as pb
 from polybrief.v1 import polybrief_pb2_grpc
 
 R = TypeVar("R")
@@ -115,42 +116,13 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         return Call(method, request, self.timeout if timeout is None else timeout, read, recover)
 
     def _summarize(
-        self,
-        text: str,
-        to: Sequence[str],
-        source: str | None,
-        max_words: int | None,
-        mode: t.SummaryMode,
-        model: str | None,
-        translation_model: str | None,
-        glossary: t.Glossary | None,
-        glossary_ignore_case: bool,
-        timeout: float | None,
+        self, request: pb.SummarizeRequest, timeout: float | None
     ) -> Call[t.SummarizeResult]:
-        request = c.summarize_request(
-            text,
-            to,
-            source,
-            max_words,
-            mode,
-            model,
-            translation_model,
-            glossary,
-            glossary_ignore_case,
-        )
         return self._call(self._stub.Summarize, request, c.summarize_result, timeout)
 
     def _translate(
-        self,
-        texts: str | Sequence[str],
-        to: str,
-        source: str | None,
-        model: str | None,
-        glossary: t.Glossary | None,
-        glossary_ignore_case: bool,
-        timeout: float | None,
+        self, request: pb.TranslateRequest, timeout: float | None
     ) -> Call[list[t.Translation]]:
-        request = c.translate_request(texts, to, source, model, glossary, glossary_ignore_case)
         return self._call(self._stub.Translate, request, c.translate_result, timeout)
 
     def _detect(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+from polybrief.client import _convert as c
 from polybrief.client import _types as t
 from polybrief.client._base import BaseClient, Call, R, ServingWait
 
@@ -87,19 +88,9 @@ class Client(BaseClient[grpc.Channel]):
         instead of failing the call; each brief has a ``confidence``, ``warnings`` and its
         ``applied_terms``.
         """
-        call = self._summarize(
-            text,
-            to,
-            source,
-            max_words,
-            mode,
-            model,
-            translation_model,
-            glossary,
-            glossary_ignore_case,
-            timeout,
-        )
-        return self._run(call)
+        request = c.summarize_request(text, to, source, max_words, mode, model, translation_model)
+        c.add_glossary(request, glossary, glossary_ignore_case)
+        return self._run(self._summarize(request, timeout))
 
     def translate(
         self,
@@ -122,8 +113,9 @@ class Client(BaseClient[grpc.Channel]):
         carries an ``ItemError`` instead of failing the call; each translation has a
         ``confidence``, ``warnings`` and its ``applied_terms``.
         """
-        call = self._translate(texts, to, source, model, glossary, glossary_ignore_case, timeout)
-        return self._run(call)
+        request = c.translate_request(texts, to, source, model)
+        c.add_glossary(request, glossary, glossary_ignore_case)
+        return self._run(self._translate(request, timeout))
 
     def detect(
         self, texts: str | Sequence[str], *, timeout: float | None = None

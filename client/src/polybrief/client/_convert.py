@@ -55,8 +55,15 @@ def as_list(texts: str | Sequence[str]) -> list[str]:
 # Requests ---------------------------------------------------------------------------
 
 
-def _glossary(glossary: t.Glossary | None) -> list[pb.GlossaryTerm]:
-    return [pb.GlossaryTerm(source=s, target=x) for s, x in glossary_terms(glossary)]
+def add_glossary(
+    request: pb.SummarizeRequest | pb.TranslateRequest,
+    glossary: t.Glossary | None,
+    ignore_case: bool,
+) -> None:
+    """Puts the glossary (TypeError for a malformed one) and its case rule in ``request``."""
+    terms = glossary_terms(glossary)
+    request.glossary.extend(pb.GlossaryTerm(source=s, target=x) for s, x in terms)
+    request.glossary_ignore_case = ignore_case
 
 
 def summarize_request(
@@ -67,8 +74,6 @@ def summarize_request(
     mode: str,
     model: str | None,
     translation_model: str | None,
-    glossary: t.Glossary | None = None,
-    glossary_ignore_case: bool = False,
 ) -> pb.SummarizeRequest:
     """A SummarizeRequest; ValueError for an unknown mode or a negative word budget."""
     if mode not in MODES:
@@ -85,8 +90,6 @@ def summarize_request(
         mode=MODES[mode],  # type: ignore[arg-type]
         model=model or "",
         translation_model=translation_model or "",
-        glossary=_glossary(glossary),
-        glossary_ignore_case=glossary_ignore_case,
     )
 
 
@@ -95,8 +98,6 @@ def translate_request(
     to: str,
     source: str | None,
     model: str | None,
-    glossary: t.Glossary | None = None,
-    glossary_ignore_case: bool = False,
 ) -> pb.TranslateRequest:
     """A TranslateRequest for one text or a batch."""
     return pb.TranslateRequest(
@@ -104,8 +105,6 @@ def translate_request(
         target_language=to,
         source_language=source or "",
         model=model or "",
-        glossary=_glossary(glossary),
-        glossary_ignore_case=glossary_ignore_case,
     )
 
 

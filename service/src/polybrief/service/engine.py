@@ -210,21 +210,40 @@ class Engine:
         output = self._with_terms(plan, text, terms, context)
         if not self.runner.guards or plan.kind is RouteKind.IDENTITY:
             return output
-        detected = self.detector(output.text) if has_letters(output.text) else None
-        warnings = review(
-            text,
-            output.text,
+        warnings = self._review(
+            text, output.text, source, target, output.confidence, output.expected
+        )
+        self._warned(warnings, plan.models())
+        return dataclasses.replace(output, warnings=(*output.warnings, *warnings))
+
+    def _review(
+        self,
+        source_text: str,
+        output: str,
+        source: str,
+        target: str,
+        confidence: float,
+        expected: Sequence[str] = (),
+    ) -> tuple[QualityWarning, ...]:
+        """The whole-output checks of ``output`` (``review``), its language detected here."""
+        detected = self.detector(output) if has_letters(output) else None
+        found = review(
+            source_text,
+            output,
             source_language=source,
             target_language=target,
-            confidence=output.confidence,
+            confidence=confidence,
             detected=detected,
             low_confidence=self.low_confidence,
-            expected_terms=output.expected,
+            expected_terms=expected,
         )
+        return tuple(found)
+
+    def _warned(self, warnings: Sequence[QualityWarning], models: Sequence[ModelSpec]) -> None:
+        """Counts each of ``warnings`` against every model that made the output."""
         for warning in warnings:
-            for model in plan.models():
+            for model in models:
                 self.runner.telemetry.output_warned(model.id, warning.code.value)
-        return dataclasses.replace(output, warnings=(*output.warnings, *warnings))
 
     def _with_terms(self, plan: Plan, text: str, terms: Terms, context: CallContext) -> Output:
         """Runs ``plan`` on ``text``; glossary terms found in it come out verbatim, by
@@ -243,6 +262,12 @@ class Engine:
             return [result.text for result in results]
 
         done = apply_terms(text, matches, translate, self._sentinel(plan))
+        if not done.masked:
+            log.info(
+                "glossary: %s did not keep the term placeholders; translated around %d term(s)",
+                "+".join(m.id for m in plan.models()),
+                len(matches),
+            )
         results, route, pieces = calls[-1]
         confidence = combine([r.confidence for r in results], [len(p) for p in pieces])
         warnings = tuple(w for r in results for w in r.warnings)
@@ -381,20 +406,10 @@ class Engine:
                 step = Step(StepKind.SUMMARIZE, spec.id, language, language, summary.chunks)
                 warnings = summary.warnings
                 if self.runner.guards:
-                    detected = self.detector(summary.text) if has_letters(summary.text) else None
-                    warnings += tuple(
-                        review(
-                            "",
-                            summary.text,
-                            source_language=language,
-                            target_language=language,
-                            confidence=summary.confidence,
-                            detected=detected,
-                            low_confidence=self.low_confidence,
-                        )
+                    warnings += self._review(
+                        "", summary.text, language, language, summary.confidence
                     )
-                    for warning in warnings:
-                        self.runner.telemetry.output_warned(spec.id, warning.code.value)
+                    self._warned(warnings, [spec])
                 return Summarized(
                     summary.text,
                     step,

@@ -45,11 +45,9 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         default_factory=_default_threads, ge=1, description="torch intra-op threads."
     )
+    # each admitted call holds a request thread that only waits on the inference thread
     max_concurrent_calls: int = Field(
-        64,
-        ge=1,
-        description="Calls admitted at once (each holds a request thread that only waits "
-        "while the single inference thread computes); past it, RESOURCE_EXHAUSTED at once.",
+        64, ge=1, description="Calls admitted at once; one more gets RESOURCE_EXHAUSTED at once."
     )
     max_batch: int = Field(32, ge=1, description="Segments per inference batch.")
     max_wait_ms: float = Field(4.0, ge=0, description="How long a segment waits to share a batch.")
