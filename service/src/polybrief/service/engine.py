@@ -183,7 +183,13 @@ class Engine:
             output = self._reviewed(plan, text, source, target, terms, context)
             if forced is None and _has(output, WarningCode.WRONG_LANGUAGE):
                 for other in self._other_plans(plan, source, target)[:1]:
-                    retried = self._reviewed(other, text, source, target, terms, context)
+                    try:
+                        retried = self._reviewed(other, text, source, target, terms, context)
+                    except PolybriefError as exc:
+                        if isinstance(exc, _REQUEST_ERRORS):
+                            raise
+                        log.warning("retry on %s failed: %s", other.kind, exc)
+                        break  # the first output, with its warning, is still an answer
                     if not _has(retried, WarningCode.WRONG_LANGUAGE):
                         return retried
             return output

@@ -221,10 +221,11 @@ def _translated_text(text: str, done: Sequence[tuple[str, Guarded]]) -> Translat
         for index, (_, result) in enumerate(done)
         for w in result.warnings
     )
+    # a text with nothing to translate (no letters) is its own output: combine gives 1.0
     confidence = combine(
         [checks.confidence(result.logprob) for _, result in done],
         [len(source) for source, _ in done],
-    ) if done else 1.0  # fmt: skip
+    )
     return TranslatedText(text, len(done), confidence, warnings)
 
 
