@@ -5,7 +5,9 @@ summarised by every tiny summariser, with the guards off and then on, prints:
   - the share of outputs that loop or are out of length ratio (flagged), before and after;
   - re-decodes per 100 segments;
   - glossary terms kept verbatim, in per cent (must be 100);
-  - the mean confidence of looping and of clean outputs.
+  - the mean confidence of looping and of clean outputs;
+  - what the checks cost per output when nothing needs a re-decode (loop, length ratio,
+    copy and the language detector), to set against a decode's time in `make bench`.
 
     python bench/quality.py            # `make bench-quality`
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,9 +43,28 @@ def flagged(source: str, output: str) -> bool:
     return bool(find_loop(output)) or not length_ratio_ok(source, output)
 
 
+def checks_cost(sentences: list[str]) -> float:
+    """Milliseconds of checks per output, on real French sentences (what a good model
+    writes: nothing loops, nothing is re-decoded)."""
+    from polybrief.service.quality.checks import is_untranslated
+    from polybrief.service.text.detect import detect_language
+
+    outputs = [f"Le président a déclaré que la marine travaillerait avec ses alliés {i}." for i in range(len(sentences))]  # fmt: skip
+    rounds = 20
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for source, output in zip(sentences, outputs, strict=True):
+            find_loop(output)
+            length_ratio_ok(source, output)
+            is_untranslated(source, output, "en", "fr")
+            detect_language(output)
+    return (time.perf_counter() - started) * 1000 / (rounds * len(sentences))
+
+
 def main() -> None:
     seed = (ROOT / "examples" / "afp-putin-hollande.txt").read_text(encoding="utf-8")
     sentences = list(dict.fromkeys(s for s in split_sentences(seed, "en") if len(s.split()) > 3))
+    print(f"checks per output, nothing re-decoded: {checks_cost(sentences):.2f} ms")
     with tempfile.TemporaryDirectory() as work:
         catalog = make_tiny(Path(work) / "tiny")
         for guards in (False, True):
