@@ -66,6 +66,7 @@ SHARED_SEED = ROOT.parent / "shared" / "seed" / "afp-putin-hollande.txt"
         ("output: clclclclclclclcl", "cl"),
         ("thethethethe", "the"),
         ("aaaaaaaaaaaaaaaaaaaaa", "a"),
+        ("утиутиóóóóóóóóó", "ó"),  # a tiny model's: one letter 9 times in a short run
         ("ありがとうありがとうありがとう", "ありがとう"),
     ],
 )
@@ -97,6 +98,7 @@ def test_find_loop_finds(text: str, unit: str) -> None:
         "1000000",
         "100000000000000",
         "Goooal",
+        "Goooooal",
         "谢谢谢谢",
         "哈哈哈哈",
         "www.example.com",

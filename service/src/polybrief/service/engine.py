@@ -461,7 +461,7 @@ class Engine:
             summary.reason,
             None,
             summary.confidence * outcome.confidence,
-            (*summary.warnings, *outcome.warnings),
+            (*_of_summary(summary, translated=target != source), *outcome.warnings),
             outcome.applied,
         )
 
@@ -574,6 +574,16 @@ class Summarized:
     rounds: int
     confidence: float
     warnings: tuple[QualityWarning, ...]
+
+
+def _of_summary(summary: Summarized, *, translated: bool) -> tuple[QualityWarning, ...]:
+    """The summary leg's warnings, named as such in a brief that was then translated."""
+    if not translated:
+        return summary.warnings
+    return tuple(
+        dataclasses.replace(w, message=f"summary ({summary.step.source_language}): {w.message}")
+        for w in summary.warnings
+    )
 
 
 def _has(output: Output, code: WarningCode) -> bool:

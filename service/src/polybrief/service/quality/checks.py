@@ -19,14 +19,14 @@ MAX_LOOP_WORDS = 6
 MIN_WORD_REPEATS = 4
 MIN_PHRASE_REPEATS = 3
 # Inside a run of characters without spaces (CJK, Thai, or the tiny models' "clclcl"): a
-# unit of up to MAX_LOOP_CHARS characters repeated at least MIN_CHAR_REPEATS times (a
-# single character: MIN_SINGLE_CHAR_REPEATS), over at least MIN_CHAR_RUN weighted
-# characters (an ideograph, kana or hangul syllable weighs 2, like two letters). So
-# "你好你好你好" (12) and "clclclclclcl" are loops; "哈哈哈哈", "hahaha", "banana",
-# "Mississippi", "1000000" and "Goooal" are not.
+# unit of 2 to MAX_LOOP_CHARS characters repeated at least MIN_CHAR_REPEATS times over at
+# least MIN_CHAR_RUN weighted characters (an ideograph, kana or hangul syllable weighs 2,
+# like two letters), or one letter MIN_SINGLE_CHAR_REPEATS times in a row, which no word
+# of any language has ("óóóóóóóóó"). So "你好你好你好" (12) and "clclclclclcl" are loops;
+# "哈哈哈哈", "hahaha", "banana", "Mississippi", "1000000" and "Goooooal" are not.
 MAX_LOOP_CHARS = 20
 MIN_CHAR_REPEATS = 3
-MIN_SINGLE_CHAR_REPEATS = 6
+MIN_SINGLE_CHAR_REPEATS = 8
 MIN_CHAR_RUN = 10
 
 _DENSE = re.compile(
@@ -84,18 +84,15 @@ def _word_loop(text: str) -> str | None:
 
 def _char_loop(text: str) -> str | None:
     for run in text.split():
-        if _weight(run) < MIN_CHAR_RUN:
+        if len(run) < MIN_SINGLE_CHAR_REPEATS and _weight(run) < MIN_CHAR_RUN:
             continue
         for n in range(1, min(MAX_LOOP_CHARS, len(run) // 2) + 1):
             needed = MIN_SINGLE_CHAR_REPEATS if n == 1 else MIN_CHAR_REPEATS
             for start, length in _period_runs(run, n):
                 unit = run[start : start + n]
                 repeats = length // n
-                if (
-                    repeats >= needed
-                    and _weight(unit) * repeats >= MIN_CHAR_RUN
-                    and any(c.isalpha() for c in unit)
-                ):
+                long_enough = n == 1 or _weight(unit) * repeats >= MIN_CHAR_RUN
+                if repeats >= needed and long_enough and any(c.isalpha() for c in unit):
                     return unit
     return None
 
