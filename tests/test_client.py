@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import time
 import typing
 from typing import Any
@@ -125,6 +126,20 @@ def test_async_client_gives_the_same_results(server_address: str, results: dict[
             assert [m.id for m in async_results[name].models] == [m.id for m in value.models]
         else:
             assert async_results[name] == value, name
+
+
+def test_both_clients_document_one_api() -> None:
+    """The public methods show their arguments and result (not the internal Call) and the
+    same docs on both clients."""
+    for name in ("summarize", "translate", "detect", "capabilities", "health"):
+        sync, aio = getattr(pc.Client, name), getattr(pc.AsyncClient, name)
+        signature = inspect.signature(sync)
+        assert next(iter(signature.parameters)) == "self"
+        assert "Call" not in str(signature.return_annotation)
+        assert signature == inspect.signature(aio)
+        assert sync.__doc__
+        assert sync.__doc__ == aio.__doc__
+        assert sync.__name__ == name
 
 
 def test_a_single_string_is_a_batch_of_one(server_address: str) -> None:

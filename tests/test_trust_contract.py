@@ -572,8 +572,8 @@ CLIENT_WARNINGS = (
 def test_rendering_shows_confidence_and_warnings_of_briefs() -> None:
     result = SummarizeResult(
         briefs=(
-            Brief("fr", "la la la", "abstractive", "", EXTRACT, None, 0.125, CLIENT_WARNINGS,
-                  ("Charles de Gaulle", "marine")),
+            Brief("fr", "la la la", "abstractive", "", EXTRACT, None, confidence=0.125,
+                  warnings=CLIENT_WARNINGS, applied_terms=("Charles de Gaulle", "marine")),
             Brief("ru", "", "abstractive", "", Route("", (), ""),
                   ItemError("MODEL_NOT_INSTALLED", "not installed", "m", "")),
         ),
@@ -601,8 +601,10 @@ def test_rendering_shows_confidence_and_warnings_of_briefs() -> None:
 
 def test_rendering_shows_confidence_and_warnings_of_translations() -> None:
     items = [
-        Translation("la marine", "en", None, EXTRACT, None, 0.875, CLIENT_WARNINGS[:1], ()),
-        Translation("ok", "en", None, EXTRACT, None, 1.0),
+        Translation(
+            "la marine", "en", None, EXTRACT, None, confidence=0.875, warnings=CLIENT_WARNINGS[:1]
+        ),
+        Translation("ok", "en", None, EXTRACT, None, confidence=1.0),
     ]
     console = _console()
     _render.translations(console, items)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from polybrief.client import _convert as c
-from polybrief.client import _types as t
 from polybrief.client._base import BaseClient, Call, R, ServingWait
 
 
@@ -50,56 +47,6 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         except grpc.aio.AioRpcError as error:
             return call.failed(error)
         return call.read(reply)
-
-    async def summarize(
-        self,
-        text: str,
-        *,
-        to: Sequence[str] = (),
-        source: str | None = None,
-        max_words: int | None = None,
-        mode: t.SummaryMode = "abstractive",
-        model: str | None = None,
-        translation_model: str | None = None,
-        glossary: t.Glossary | None = None,
-        glossary_ignore_case: bool = False,
-        timeout: float | None = None,
-    ) -> t.SummarizeResult:
-        """Briefs of ``text``, one per language of ``to``; see ``Client.summarize``."""
-        request = c.summarize_request(text, to, source, max_words, mode, model, translation_model)
-        c.add_glossary(request, glossary, glossary_ignore_case)
-        return await self._run(self._summarize(request, timeout))
-
-    async def translate(
-        self,
-        texts: str | Sequence[str],
-        *,
-        to: str,
-        source: str | None = None,
-        model: str | None = None,
-        glossary: t.Glossary | None = None,
-        glossary_ignore_case: bool = False,
-        timeout: float | None = None,
-    ) -> list[t.Translation]:
-        """Translations, one per text (a single string gives a one-element list); see
-        ``Client.translate``."""
-        request = c.translate_request(texts, to, source, model)
-        c.add_glossary(request, glossary, glossary_ignore_case)
-        return await self._run(self._translate(request, timeout))
-
-    async def detect(
-        self, texts: str | Sequence[str], *, timeout: float | None = None
-    ) -> list[t.DetectedLanguage]:
-        """The language of each text, in order (a single string gives a one-element list)."""
-        return await self._run(self._detect(texts, timeout))
-
-    async def capabilities(self, *, timeout: float | None = None) -> t.Capabilities:
-        """Languages, models (with their state) and limits of the server."""
-        return await self._run(self._capabilities(timeout))
-
-    async def health(self, service: str = "", *, timeout: float | None = None) -> str:
-        """Standard gRPC health status of ``service``; see ``Client.health``."""
-        return await self._run(self._check(service, timeout))
 
     async def wait_until_serving(self, timeout: float) -> None:
         """Polls health until SERVING; UnavailableError when ``timeout`` seconds pass."""

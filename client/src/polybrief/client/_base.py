@@ -4,8 +4,10 @@
 creates the stubs over the channel its subclass opens (``grpc.Channel`` or
 ``grpc.aio.Channel``). For every RPC it builds a ``Call``: the stub method, the request
 message, the deadline, how the reply is read into a result and what a failure gives.
-``Client`` makes a call blocking, ``AsyncClient`` awaits it; both hand failures to
-``Call.failed``, so the deadlines, retries (the channel's) and errors are one code path.
+The public methods (``summarize``, ``translate``, …) are declared once, here, as ``Api``
+descriptors over those builders: one signature and one docstring for both clients.
+``Client._run`` makes a call blocking, ``AsyncClient._run`` awaits it; both hand failures
+to ``Call.failed``, so the deadlines, retries (the channel's) and errors are one code path.
 The split is httpx's ``BaseClient`` / ``Client`` / ``AsyncClient``.
 """
 
@@ -13,9 +15,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
+import inspect
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+import types
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import grpc
 from grpc_health.v1 import health_pb2_grpc
@@ -29,10 +34,14 @@ from polybrief.client._errors import (
     UnavailableError,
     map_rpc_error,
 )
-from polybrief.v1 import polybrief_pb2 as pb
 from polybrief.v1 import polybrief_pb2_grpc
 
+if TYPE_CHECKING:
+    from polybrief.client._async import AsyncClient
+    from polybrief.client._client import Client
+
 R = TypeVar("R")
+P = ParamSpec("P")
 ChannelT = TypeVar("ChannelT")
 
 #: The last answer of a wait that never got one.
@@ -67,6 +76,36 @@ def _service_unknown(error: PolybriefError) -> str | None:
     return "SERVICE_UNKNOWN" if isinstance(error, ModelNotFoundError) else None
 
 
+class Api(Generic[P, R]):
+    """A public method of both clients, declared once on ``BaseClient`` over the method
+    that builds its ``Call``: on a ``Client`` it blocks and returns the result, on an
+    ``AsyncClient`` it returns an awaitable of it (each client's ``_run`` makes the call).
+    Class access (``help(Client.summarize)``) shows the builder's signature and docs."""
+
+    def __init__(self, build: Callable[Concatenate[BaseClient[Any], P], Call[R]]) -> None:
+        def method(client: Any, /, *args: Any, **kwargs: Any) -> Any:
+            return client._run(build(client, *args, **kwargs))
+
+        functools.update_wrapper(method, build)
+        signature = inspect.signature(build)
+        answer = str(signature.return_annotation).removeprefix("Call[").removesuffix("]")
+        method.__signature__ = signature.replace(return_annotation=answer)  # type: ignore[attr-defined]
+        method.__name__ = build.__name__.lstrip("_")
+        self._method = method
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self._method.__qualname__ = f"{owner.__name__}.{name}"
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Callable[..., Any]: ...
+    @overload
+    def __get__(self, client: AsyncClient, owner: type[Any]) -> Callable[P, Awaitable[R]]: ...
+    @overload
+    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, R]: ...
+    def __get__(self, client: Any, owner: type[Any]) -> Any:
+        return self._method if client is None else types.MethodType(self._method, client)
+
+
 class BaseClient(abc.ABC, Generic[ChannelT]):
     """The state and the calls of a client; subclasses open the channel and make calls."""
 
@@ -89,7 +128,7 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         self.timeout = timeout
         self._channel = self._open(grpc_target, credentials, opts)
         self._stub = polybrief_pb2_grpc.PolybriefStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._health_stub = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = ch.auth_metadata(api_key)
 
     @abc.abstractmethod
@@ -116,28 +155,88 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         return Call(method, request, self.timeout if timeout is None else timeout, read, recover)
 
     def _summarize(
-        self, request: pb.SummarizeRequest, timeout: float | None
+        self,
+        text: str,
+        *,
+        to: Sequence[str] = (),
+        source: str | None = None,
+        max_words: int | None = None,
+        mode: t.SummaryMode = "abstractive",
+        model: str | None = None,
+        translation_model: str | None = None,
+        glossary: t.Glossary | None = None,
+        glossary_ignore_case: bool = False,
+        timeout: float | None = None,
     ) -> Call[t.SummarizeResult]:
+        """Briefs of ``text``, one per language of ``to`` in order (default: the source's).
+
+        ``source`` is detected when not given; ``max_words`` defaults to the server's (60);
+        ``mode`` is "abstractive" or "extractive"; ``model`` / ``translation_model`` pick
+        catalogue models instead of the server's routing. ``glossary`` (``{source: target}``
+        or ``(source, target)`` pairs; target "" = keep as is) is applied by the briefs'
+        translation legs: every term found in the source comes out as the glossary says,
+        verbatim (whole words, longest match first; case-insensitively with
+        ``glossary_ignore_case``). A brief that cannot be made carries an ``ItemError``
+        instead of failing the call; each brief has a ``confidence``, ``warnings`` and its
+        ``applied_terms``.
+        """
+        request = c.summarize_request(text, to, source, max_words, mode, model, translation_model)
+        c.add_glossary(request, glossary, glossary_ignore_case)
         return self._call(self._stub.Summarize, request, c.summarize_result, timeout)
 
     def _translate(
-        self, request: pb.TranslateRequest, timeout: float | None
+        self,
+        texts: str | Sequence[str],
+        *,
+        to: str,
+        source: str | None = None,
+        model: str | None = None,
+        glossary: t.Glossary | None = None,
+        glossary_ignore_case: bool = False,
+        timeout: float | None = None,
     ) -> Call[list[t.Translation]]:
+        """Translations of ``texts`` into ``to``, one per text, in order.
+
+        A single string is a batch of one: the result is then a one-element list.
+        ``source`` is detected per text when not given. ``glossary`` (``{source: target}``
+        or ``(source, target)`` pairs; target "" = keep as is): every term found in a text
+        comes out as the glossary says, verbatim (whole words, longest match first;
+        case-insensitively with ``glossary_ignore_case``). A text that cannot be translated
+        carries an ``ItemError`` instead of failing the call; each translation has a
+        ``confidence``, ``warnings`` and its ``applied_terms``.
+        """
+        request = c.translate_request(texts, to, source, model)
+        c.add_glossary(request, glossary, glossary_ignore_case)
         return self._call(self._stub.Translate, request, c.translate_result, timeout)
 
     def _detect(
-        self, texts: str | Sequence[str], timeout: float | None
+        self, texts: str | Sequence[str], *, timeout: float | None = None
     ) -> Call[list[t.DetectedLanguage]]:
+        """The language of each text, in order (a single string gives a one-element list)."""
         request = c.detect_request(texts)
         return self._call(self._stub.DetectLanguage, request, c.detect_result, timeout)
 
-    def _capabilities(self, timeout: float | None) -> Call[t.Capabilities]:
+    def _capabilities(self, *, timeout: float | None = None) -> Call[t.Capabilities]:
+        """Languages, models (with their state) and limits of the server."""
         request = c.capabilities_request()
         return self._call(self._stub.ListCapabilities, request, c.capabilities_result, timeout)
 
-    def _check(self, service: str, timeout: float | None) -> Call[str]:
+    def _health(self, service: str = "", *, timeout: float | None = None) -> Call[str]:
+        """Standard gRPC health status of ``service`` ("" is the whole server).
+
+        "SERVING", "NOT_SERVING", "UNKNOWN", or "SERVICE_UNKNOWN" for a service the
+        server does not know.
+        """
         request = c.health_request(service)
-        return self._call(self._health.Check, request, c.health_status, timeout, _service_unknown)
+        return self._call(
+            self._health_stub.Check, request, c.health_status, timeout, _service_unknown
+        )
+
+    summarize = Api(_summarize)
+    translate = Api(_translate)
+    detect = Api(_detect)
+    capabilities = Api(_capabilities)
+    health = Api(_health)
 
 
 class ServingWait:
@@ -156,7 +255,7 @@ class ServingWait:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             return None
-        check = self._client._check("", min(5.0, max(remaining, 0.1)))
+        check = self._client._health("", timeout=min(5.0, max(remaining, 0.1)))
         return dataclasses.replace(check, recover=self._failed)
 
     def _failed(self, error: PolybriefError) -> str:

@@ -145,8 +145,23 @@ class PipelineReport:
     reduce_rounds: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class Assessment:
+    """How far to trust an output: what ``Brief`` and ``Translation`` carry besides it."""
+
+    #: 0..1, from the models' length-normalised log-probability (the product over the
+    #: steps of a route); 1.0 for text returned as it is (extractive sentences, identity
+    #: routes); 0 with ``error``.
+    confidence: float = 0.0
+    #: What to check before publishing it; () when nothing was found.
+    warnings: tuple[QualityWarning, ...] = ()
+    #: Glossary terms (and, in briefs, protected names) found in the source and kept, as
+    #: written in the output.
+    applied_terms: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
-class Brief:
+class Brief(Assessment):
     """A brief in one language; ``text`` is "" and ``error`` is set when it failed."""
 
     language: str
@@ -157,13 +172,6 @@ class Brief:
     fallback_reason: str
     route: Route
     error: ItemError | None
-    #: How far to trust it, 0..1: from the models' length-normalised log-probability;
-    #: 1.0 for extractive text (the source's own sentences); 0 with ``error``.
-    confidence: float = 0.0
-    #: What to check before publishing it; () when nothing was found.
-    warnings: tuple[QualityWarning, ...] = ()
-    #: Glossary terms and protected names found in the source and kept, as written here.
-    applied_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,7 +186,7 @@ class SummarizeResult:
 
 
 @dataclass(frozen=True)
-class Translation:
+class Translation(Assessment):
     """One translated text; ``error`` is set (and ``text`` "") when it failed."""
 
     text: str
@@ -187,13 +195,6 @@ class Translation:
     detected_language: DetectedLanguage | None
     route: Route
     error: ItemError | None
-    #: How far to trust it, 0..1: from the models' length-normalised log-probability;
-    #: 1.0 for identity routes (the text is returned unchanged); 0 with ``error``.
-    confidence: float = 0.0
-    #: What to check before publishing it; () when nothing was found.
-    warnings: tuple[QualityWarning, ...] = ()
-    #: Glossary terms found in the text and kept, as written in the translation.
-    applied_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from polybrief.service.models.catalog import ModelSpec
+
 
 class Mode(enum.Enum):
     """How a brief is produced."""
@@ -134,17 +136,24 @@ class SummarizeRequest:
     glossary_ignore_case: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class Assessment:
+    """How far to trust an output (0..1) and what to check before publishing it; the
+    glossary terms (and protected names) found in the source and kept, as output."""
+
+    confidence: float = 0.0
+    warnings: tuple[QualityWarning, ...] = ()
+    applied_terms: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
-class Brief:
+class Brief(Assessment):
     language: str
     text: str
     mode: Mode
     route: Route
     fallback_reason: str = ""
     error: ItemError | None = None
-    confidence: float = 0.0
-    warnings: tuple[QualityWarning, ...] = ()
-    applied_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,15 +177,12 @@ class TranslateRequest:
 
 
 @dataclass(frozen=True)
-class Translation:
+class Translation(Assessment):
     text: str
     source_language: str
     route: Route
     detected: Detection | None = None
     error: ItemError | None = None
-    confidence: float = 0.0
-    warnings: tuple[QualityWarning, ...] = ()
-    applied_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,22 +192,11 @@ class TranslateResult:
 
 
 @dataclass(frozen=True)
-class LanguagePair:
-    source: str
-    target: str
-
-
-@dataclass(frozen=True)
 class ModelInfo:
-    id: str
-    family: str
-    tasks: tuple[str, ...]
-    source: str
-    revision: str
-    license: str
-    pairs: tuple[LanguagePair, ...]
-    summary_languages: tuple[str, ...]
-    languages: tuple[str, ...]
+    """A catalogue entry and its state in this server; ``max_input_tokens`` is the
+    window the engine chunks to."""
+
+    spec: ModelSpec
     state: ModelState
     state_detail: str = ""
     max_input_tokens: int = 0

@@ -11,32 +11,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from polybrief.service import domain as d
 from polybrief.service.context import NO_CONTEXT, CallContext
-from polybrief.service.domain import (
-    Brief,
-    Capabilities,
-    Detection,
-    FieldViolation,
-    GlossaryTerm,
-    ItemError,
-    LanguageInfo,
-    LanguagePair,
-    Limits,
-    Mode,
-    ModelInfo,
-    PipelineReport,
-    QualityWarning,
-    Route,
-    RouteKind,
-    Step,
-    StepKind,
-    SummarizeRequest,
-    SummarizeResult,
-    TranslateRequest,
-    TranslateResult,
-    Translation,
-    WarningCode,
-)
 from polybrief.service.errors import (
     Cancelled,
     DeadlineExpired,
@@ -70,22 +46,22 @@ from polybrief.service.validation import validate_detect, validate_summarize, va
 
 log = logging.getLogger(__name__)
 
-Detector = Callable[[str], Detection]
+Detector = Callable[[str], d.Detection]
 # Errors that end the whole request, not just the output they happened in.
 _REQUEST_ERRORS = (InvalidRequest, Cancelled, DeadlineExpired, Overloaded)
 
 
-def item_error(exc: PolybriefError) -> ItemError:
+def item_error(exc: PolybriefError) -> d.ItemError:
     """The per-item form of an error that spoils one output but not the request."""
     if isinstance(exc, ModelNotInstalled):
-        return ItemError("MODEL_NOT_INSTALLED", str(exc), exc.model_id, exc.hint)
+        return d.ItemError("MODEL_NOT_INSTALLED", str(exc), exc.model_id, exc.hint)
     if isinstance(exc, ModelLoadFailed):
-        return ItemError("MODEL_FAILED", str(exc), exc.model_id, "check the server log")
+        return d.ItemError("MODEL_FAILED", str(exc), exc.model_id, "check the server log")
     if isinstance(exc, UnsupportedRoute):
-        return ItemError(exc.code, str(exc), "", "polybrief models list shows the routes served")
+        return d.ItemError(exc.code, str(exc), "", "polybrief models list shows the routes served")
     if isinstance(exc, OutOfMemory):
-        return ItemError("OUT_OF_MEMORY", str(exc), "", "send less text per call")
-    return ItemError("FAILED", str(exc))
+        return d.ItemError("OUT_OF_MEMORY", str(exc), "", "send less text per call")
+    return d.ItemError("FAILED", str(exc))
 
 
 class Engine:
@@ -95,7 +71,7 @@ class Engine:
         self,
         registry: ModelRegistry,
         *,
-        limits: Limits,
+        limits: d.Limits,
         runner: Runner,
         low_confidence: float,
         detector: Detector = detect_language,
@@ -114,8 +90,8 @@ class Engine:
 
     # ----------------------------------------------------------------- translate
     def translate(
-        self, request: TranslateRequest, context: CallContext = NO_CONTEXT
-    ) -> TranslateResult:
+        self, request: d.TranslateRequest, context: CallContext = NO_CONTEXT
+    ) -> d.TranslateResult:
         """Translates every text; per-item routing problems are reported per item."""
         req = validate_translate(request, self.limits)
         forced = self._model_for(req.model, "translate", "model") if req.model else None
@@ -126,7 +102,7 @@ class Engine:
             )
             for text in req.texts
         ]
-        return TranslateResult(tuple(results), req.target_language)
+        return d.TranslateResult(tuple(results), req.target_language)
 
     def _translate_item(
         self,
@@ -136,28 +112,28 @@ class Engine:
         forced: ModelSpec | None,
         terms: Terms,
         context: CallContext,
-    ) -> Translation:
+    ) -> d.Translation:
         detected = None
         if not source:
             detected = self.detector(text)
             source = detected.language
         if not has_letters(text) or not source:
             applied = _found(text, terms)
-            return Translation(
-                text, source, Route(RouteKind.IDENTITY), detected, None, 1.0, (), applied
+            route = d.Route(d.RouteKind.IDENTITY)
+            return d.Translation(
+                text, source, route, detected, confidence=1.0, applied_terms=applied
             )
         outcome = self._translated(text, source, target, forced, "model", terms, context)
-        if isinstance(outcome, ItemError):
-            return Translation("", source, Route(None), detected, outcome)
-        return Translation(
+        if isinstance(outcome, d.ItemError):
+            return d.Translation("", source, d.Route(None), detected, outcome)
+        return d.Translation(
             outcome.text,
             source,
             outcome.route,
             detected,
-            None,
-            outcome.confidence,
-            outcome.warnings,
-            outcome.applied,
+            confidence=outcome.confidence,
+            warnings=outcome.warnings,
+            applied_terms=outcome.applied_terms,
         )
 
     def _translated(
@@ -169,7 +145,7 @@ class Engine:
         field: str,
         terms: Terms,
         context: CallContext,
-    ) -> Output | ItemError:
+    ) -> Output | d.ItemError:
         """``text`` in ``target`` with its route, confidence and warnings, or the error of
         this one output.
 
@@ -181,7 +157,7 @@ class Engine:
         try:
             plan = self._plan(source, target, forced, field)
             output = self._reviewed(plan, text, source, target, terms, context)
-            if forced is None and _has(output, WarningCode.WRONG_LANGUAGE):
+            if forced is None and _has(output, d.WarningCode.WRONG_LANGUAGE):
                 for other in self._other_plans(plan, source, target)[:1]:
                     try:
                         retried = self._reviewed(other, text, source, target, terms, context)
@@ -190,7 +166,7 @@ class Engine:
                             raise
                         log.warning("retry on %s failed: %s", other.kind, exc)
                         break  # the first output, with its warning, is still an answer
-                    if not _has(retried, WarningCode.WRONG_LANGUAGE):
+                    if not _has(retried, d.WarningCode.WRONG_LANGUAGE):
                         return retried
             return output
         except PolybriefError as exc:
@@ -214,7 +190,7 @@ class Engine:
     ) -> Output:
         """``plan`` run on ``text`` with the terms kept, and the whole output checked."""
         output = self._with_terms(plan, text, terms, context)
-        if not self.runner.guards or plan.kind is RouteKind.IDENTITY:
+        if not self.runner.guards or plan.kind is d.RouteKind.IDENTITY:
             return output
         warnings = self._review(
             text, output.text, source, target, output.confidence, output.expected
@@ -230,7 +206,7 @@ class Engine:
         target: str,
         confidence: float,
         expected: Sequence[str] = (),
-    ) -> tuple[QualityWarning, ...]:
+    ) -> tuple[d.QualityWarning, ...]:
         """The whole-output checks of ``output`` (``review``), its language detected here."""
         detected = self.detector(output) if has_letters(output) else None
         found = review(
@@ -245,7 +221,7 @@ class Engine:
         )
         return tuple(found)
 
-    def _warned(self, warnings: Sequence[QualityWarning], models: Sequence[ModelSpec]) -> None:
+    def _warned(self, warnings: Sequence[d.QualityWarning], models: Sequence[ModelSpec]) -> None:
         """Counts each of ``warnings`` against every model that made the output."""
         for warning in warnings:
             for model in models:
@@ -256,11 +232,18 @@ class Engine:
         masking them with sentinels when the model keeps those, else by translating the
         text around them (``quality.glossary``)."""
         matches = find_terms(text, terms.terms, ignore_case=terms.ignore_case)
-        if not matches or plan.kind is RouteKind.IDENTITY:
+        if not matches or plan.kind is d.RouteKind.IDENTITY:
             [result], route = self._run_plan(plan, [text], context)
             applied = tuple(dict.fromkeys(m.term.source for m in matches))
-            return Output(result.text, route, result.confidence, result.warnings, applied, ())
-        calls: list[tuple[list[TranslatedText], Route, list[str]]] = []
+            return Output(
+                result.text,
+                route,
+                (),
+                confidence=result.confidence,
+                warnings=result.warnings,
+                applied_terms=applied,
+            )
+        calls: list[tuple[list[TranslatedText], d.Route, list[str]]] = []
 
         def translate(pieces: Sequence[str]) -> list[str]:
             results, route = self._run_plan(plan, pieces, context)
@@ -278,7 +261,14 @@ class Engine:
         confidence = combine([r.confidence for r in results], [len(p) for p in pieces])
         warnings = tuple(w for r in results for w in r.warnings)
         expected = tuple(_term_output(text, m) for m in matches)
-        return Output(done.text, route, confidence, warnings, done.applied, expected)
+        return Output(
+            done.text,
+            route,
+            expected,
+            confidence=confidence,
+            warnings=warnings,
+            applied_terms=done.applied,
+        )
 
     def _sentinel(self, plan: Plan) -> Callable[[int], str]:
         """The sentinel format that every model of ``plan`` round-trips intact."""
@@ -305,10 +295,10 @@ class Engine:
 
     def _run_plan(
         self, plan: Plan, texts: Sequence[str], context: CallContext
-    ) -> tuple[list[TranslatedText], Route]:
+    ) -> tuple[list[TranslatedText], d.Route]:
         """``texts`` through every hop of ``plan`` (their segments batched together); a
         text's confidence is the product of its hops', its warnings those of all hops."""
-        steps: list[Step] = []
+        steps: list[d.Step] = []
         results = [TranslatedText(text, 0, 1.0, ()) for text in texts]
         for hop in plan.hops:
             loaded = self.registry.get(hop.spec.id)
@@ -325,8 +315,10 @@ class Engine:
                 for old, new in zip(results, hop_results, strict=True)
             ]
             segments = sum(r.segments for r in hop_results)
-            steps.append(Step(StepKind.TRANSLATE, hop.spec.id, hop.source, hop.target, segments))
-        return results, Route(plan.kind, tuple(steps), plan.pivot)
+            steps.append(
+                d.Step(d.StepKind.TRANSLATE, hop.spec.id, hop.source, hop.target, segments)
+            )
+        return results, d.Route(plan.kind, tuple(steps), plan.pivot)
 
     def _model_for(self, model_id: str, task: str, field: str) -> ModelSpec:
         spec = self.registry.spec(model_id)
@@ -337,8 +329,8 @@ class Engine:
 
     # ----------------------------------------------------------------- summarise
     def summarize(
-        self, request: SummarizeRequest, context: CallContext = NO_CONTEXT
-    ) -> SummarizeResult:
+        self, request: d.SummarizeRequest, context: CallContext = NO_CONTEXT
+    ) -> d.SummarizeResult:
         """One brief per target language; the source is summarised once, then translated."""
         req = validate_summarize(request, self.limits)
         summary_model = self._model_for(req.model, "summarize", "model") if req.model else None
@@ -363,7 +355,7 @@ class Engine:
             self._brief(summary, source, target, translation_model, terms, context)
             for target in (req.target_languages or (source,))
         ]
-        report = PipelineReport(
+        report = d.PipelineReport(
             input_characters=req.input_characters,
             removed_control_characters=req.removed_control_characters,
             paragraphs=document.paragraph_count,
@@ -373,21 +365,21 @@ class Engine:
             chunks_summarized=summary.chunks,
             reduce_rounds=summary.rounds,
         )
-        return SummarizeResult(tuple(briefs), source, detected, report)
+        return d.SummarizeResult(tuple(briefs), source, detected, report)
 
     def _summary(
         self,
         document: Document,
         language: str,
         max_words: int,
-        mode: Mode,
+        mode: d.Mode,
         forced: ModelSpec | None,
         context: CallContext,
     ) -> Summarized:
         """The source-language summary, abstractive when a summariser can run, else
         extractive (with the reason)."""
         reason = ""
-        if mode is Mode.ABSTRACTIVE:
+        if mode is d.Mode.ABSTRACTIVE:
             specs = [forced] if forced else summarizers(self.catalog, language)
             usable = [s for s in specs if forced or self.registry.usable(s)]
             if not specs:
@@ -409,7 +401,7 @@ class Engine:
                         raise
                     reason = str(exc)
                     continue
-                step = Step(StepKind.SUMMARIZE, spec.id, language, language, summary.chunks)
+                step = d.Step(d.StepKind.SUMMARIZE, spec.id, language, language, summary.chunks)
                 warnings = summary.warnings
                 if self.runner.guards:
                     warnings += self._review(
@@ -419,7 +411,7 @@ class Engine:
                 return Summarized(
                     summary.text,
                     step,
-                    Mode.ABSTRACTIVE,
+                    d.Mode.ABSTRACTIVE,
                     "",
                     summary.chunks,
                     summary.rounds,
@@ -428,9 +420,9 @@ class Engine:
                 )
         chosen = extract(document.sentences, max_words)
         text = join_document([chosen], language)
-        step = Step(StepKind.EXTRACT, "", language, language, len(chosen))
+        step = d.Step(d.StepKind.EXTRACT, "", language, language, len(chosen))
         # extractive: the source's own sentences, so as trustworthy as the source
-        return Summarized(text, step, Mode.EXTRACTIVE, reason, 0, 0, 1.0, ())
+        return Summarized(text, step, d.Mode.EXTRACTIVE, reason, 0, 0, 1.0, ())
 
     def _brief(
         self,
@@ -440,64 +432,48 @@ class Engine:
         forced: ModelSpec | None,
         terms: Terms,
         context: CallContext,
-    ) -> Brief:
+    ) -> d.Brief:
         """The brief in ``target``: the summary translated, with the glossary's terms and
         the summary's names (``quality.names``) kept verbatim."""
         protected = terms.with_names(find_names(summary.text)) if target != source else terms
         outcome = self._translated(
             summary.text, source, target, forced, "translation_model", protected, context
         )
-        if isinstance(outcome, ItemError):
-            route = Route(None, (summary.step,))
-            return Brief(target, "", summary.mode, route, summary.reason, outcome)
-        route = Route(
+        if isinstance(outcome, d.ItemError):
+            route = d.Route(None, (summary.step,))
+            return d.Brief(target, "", summary.mode, route, summary.reason, outcome)
+        route = d.Route(
             outcome.route.kind, (summary.step, *outcome.route.steps), outcome.route.pivot_language
         )
-        return Brief(
+        return d.Brief(
             target,
             outcome.text,
             summary.mode,
             route,
             summary.reason,
-            None,
-            summary.confidence * outcome.confidence,
-            (*_of_summary(summary, translated=target != source), *outcome.warnings),
-            outcome.applied,
+            confidence=summary.confidence * outcome.confidence,
+            warnings=(*_of_summary(summary, translated=target != source), *outcome.warnings),
+            applied_terms=outcome.applied_terms,
         )
 
     # ----------------------------------------------------------------- detect
-    def detect(self, texts: Sequence[str]) -> list[Detection]:
+    def detect(self, texts: Sequence[str]) -> list[d.Detection]:
         """Language of each text, with confidence."""
         return [self.detector(text) for text in validate_detect(tuple(texts), self.limits)]
 
     # ----------------------------------------------------------------- listing
-    def capabilities(self) -> Capabilities:
+    def capabilities(self) -> d.Capabilities:
         """Languages, models (with their state), routes and limits."""
         models = []
         for spec in self.catalog.models:
             state, detail = self.registry.state(spec)
-            models.append(
-                ModelInfo(
-                    id=spec.id,
-                    family=spec.family,
-                    tasks=spec.tasks,
-                    source=spec.source,
-                    revision=spec.revision or "",
-                    license=spec.license,
-                    pairs=tuple(LanguagePair(s, t) for s, t in spec.translation_pairs()),
-                    summary_languages=spec.summary_languages,
-                    languages=spec.all_languages(),
-                    state=state,
-                    state_detail=detail,
-                    max_input_tokens=self.registry.window(spec),
-                )
-            )
+            models.append(d.ModelInfo(spec, state, detail, self.registry.window(spec)))
         codes = sorted({c for spec in self.catalog.models for c in spec.all_languages()})
         languages = []
         for code in codes:
             others = [c for c in codes if c != code]
             languages.append(
-                LanguageInfo(
+                d.LanguageInfo(
                     code=code,
                     name=_safe_name(code),
                     translate_source=any(candidate_plans(self.catalog, code, o) for o in others),
@@ -505,7 +481,7 @@ class Engine:
                     summarize_abstractive=bool(summarizers(self.catalog, code)),
                 )
             )
-        return Capabilities(
+        return d.Capabilities(
             tuple(languages), tuple(models), self.limits, self.catalog.pivot_language
         )
 
@@ -526,7 +502,7 @@ class Engine:
 
 
 def _invalid(field: str, description: str) -> InvalidRequest:
-    return InvalidRequest([FieldViolation(field, description)])
+    return InvalidRequest([d.FieldViolation(field, description)])
 
 
 def _safe_name(code: str) -> str:
@@ -540,25 +516,22 @@ def _safe_name(code: str) -> str:
 class Terms:
     """The terms an output must keep: the request's glossary (and, for briefs, names)."""
 
-    terms: tuple[GlossaryTerm, ...] = ()
+    terms: tuple[d.GlossaryTerm, ...] = ()
     ignore_case: bool = False
 
     def with_names(self, names: Sequence[str]) -> Terms:
         """These terms, then ``names`` kept as they are (a glossary entry wins)."""
         known = {t.source.casefold() for t in self.terms}
-        extra = tuple(GlossaryTerm(n) for n in names if n.casefold() not in known)
+        extra = tuple(d.GlossaryTerm(n) for n in names if n.casefold() not in known)
         return Terms((*self.terms, *extra), self.ignore_case)
 
 
 @dataclass(frozen=True)
-class Output:
+class Output(d.Assessment):
     """A translated output and how far to trust it."""
 
     text: str
-    route: Route
-    confidence: float
-    warnings: tuple[QualityWarning, ...]
-    applied: tuple[str, ...]  # glossary sources (and names) found and kept
+    route: d.Route
     expected: tuple[str, ...]  # what each found term must read as in the output
 
 
@@ -567,16 +540,16 @@ class Summarized:
     """The summary leg of the briefs."""
 
     text: str
-    step: Step
-    mode: Mode
+    step: d.Step
+    mode: d.Mode
     reason: str
     chunks: int
     rounds: int
     confidence: float
-    warnings: tuple[QualityWarning, ...]
+    warnings: tuple[d.QualityWarning, ...]
 
 
-def _of_summary(summary: Summarized, *, translated: bool) -> tuple[QualityWarning, ...]:
+def _of_summary(summary: Summarized, *, translated: bool) -> tuple[d.QualityWarning, ...]:
     """The summary leg's warnings, named as such in a brief that was then translated."""
     if not translated:
         return summary.warnings
@@ -586,7 +559,7 @@ def _of_summary(summary: Summarized, *, translated: bool) -> tuple[QualityWarnin
     )
 
 
-def _has(output: Output, code: WarningCode) -> bool:
+def _has(output: Output, code: d.WarningCode) -> bool:
     return any(w.code is code for w in output.warnings)
 
 

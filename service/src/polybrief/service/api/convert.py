@@ -149,8 +149,20 @@ def detect_response(values: list[d.Detection]) -> pb.DetectLanguageResponse:
 
 
 def _model(m: d.ModelInfo) -> pb.ModelInfo:
-    pairs = [pb.LanguagePair(source_language=p.source, target_language=p.target) for p in m.pairs]
-    return _message(pb.ModelInfo, m, pairs=pairs, state=_STATE[m.state])
+    spec = m.spec
+    pairs = [
+        pb.LanguagePair(source_language=s, target_language=t) for s, t in spec.translation_pairs()
+    ]
+    return _message(
+        pb.ModelInfo,
+        spec,
+        revision=spec.revision or "",
+        pairs=pairs,
+        languages=spec.all_languages(),
+        state=_STATE[m.state],
+        state_detail=m.state_detail,
+        max_input_tokens=m.max_input_tokens,
+    )
 
 
 def capabilities_response(value: d.Capabilities) -> pb.ListCapabilitiesResponse:
