@@ -21,7 +21,6 @@ import contextlib
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +34,9 @@ import psutil
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import briefs
 import models
+from serving import served
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_TOKENS = 48
@@ -150,38 +151,24 @@ def service_runs(
         f"num_beams = 1\nmin_new_tokens = {OUT_TOKENS}\nmax_new_tokens = {OUT_TOKENS + 1}\n",
         encoding="utf-8",
     )
-    port = 50600 + os.getpid() % 300
-    env = {
-        **os.environ,
-        "POLYBRIEF_CACHE_MB": "0",
-        "POLYBRIEF_LOG_LEVEL": "WARNING",
-        "POLYBRIEF_QUALITY_GUARDS": "true" if guards else "false",
-    }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "polybrief-server"),
-            "serve",
-            "--port",
-            str(port),
-            "--catalog",
-            str(catalog),
-        ],
-        env=env,
-    )
-    address = f"127.0.0.1:{port}"
     peak = [0.0]
     stop = threading.Event()
 
-    def sample() -> None:
-        process = psutil.Process(server.pid)
-        while not stop.is_set():
-            peak[0] = max(peak[0], process.memory_info().rss / 2**20)
-            time.sleep(0.05)
+    port = 50600 + os.getpid() % 300
+    settings = {"cache_mb": "0", "quality_guards": "true" if guards else "false"}
+    with (
+        served(catalog, port, **settings) as (address, process),
+        Client(address, timeout=600) as client,
+    ):
 
-    try:
-        with Client(address, timeout=600) as client:
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], process.memory_info().rss / 2**20)
+                time.sleep(0.05)
+
+        try:
             client.wait_until_serving(600)
-            idle = psutil.Process(server.pid).memory_info().rss / 2**20
+            idle = process.memory_info().rss / 2**20
             threading.Thread(target=sample, daemon=True).start()
             client.translate("Warm up the service once.", to="fr", source="en")
             results = []
@@ -217,10 +204,8 @@ def service_runs(
                 print(
                     f"  service c={level}: {results[-1]['tps']:.0f} tok/s, p50 {results[-1]['p50'] * 1000:.0f} ms"
                 )
-    finally:
-        stop.set()
-        server.terminate()
-        server.wait(30)
+        finally:
+            stop.set()
     return results, idle, peak[0]
 
 
@@ -291,6 +276,8 @@ def main() -> None:
     # threads keep spinning for a while after in-process runs and would steal its cores.
     rows, idle_rss, peak_rss = service_runs(marian, levels, args.work, guards=False)
     guarded, _, _ = service_runs(marian, [levels[-2]], args.work, guards=True)
+    print("briefs of the seed article into en, fr, ru ...")
+    brief_rows, brief_targets = briefs.table(briefs.brief_runs(args.work, 1 if args.quick else 5))
     hf = hf_runs(marian, texts)
     print(
         f"(a) transformers one at a time: {hf['one_tps']:.0f} tok/s; (b) batch: {hf['batch_tps']:.0f} tok/s"
@@ -355,6 +342,15 @@ def main() -> None:
     )
     table += [
         "",
+        "Briefs (`bench/briefs.py`): the seed article summarised at distilbart-cnn-12-6's shape "
+        f"({briefs.SUMMARY_TOKENS} tokens forced), then translated at opus-mt's shape into fr "
+        f"and ru ({briefs.TRANSLATION_TOKENS} tokens per segment forced); CTranslate2 int8, "
+        "guards off, cache off; medians of 5 calls.",
+        "",
+        *brief_rows,
+        "",
+        "`" + brief_targets + "`",
+        "",
         f"Service RSS with the model loaded, idle: {idle_rss:.0f} MB; peak during the run: {peak_rss:.0f} MB.",
         f"c1 latency: service p50 {c1['p50'] * 1000:.0f} ms vs engine {ct2['one_latency'] * 1000:.0f} ms "
         f"(target: within 10% + 5 ms = {ct2['one_latency'] * 1100 + 5:.0f} ms).",
@@ -368,6 +364,7 @@ def main() -> None:
     plot(rows, ct2["batch_tps"], hf["one_tps"], results / f"{args.name}.png")
     print("\n".join(table))
     print(targets)
+    print(brief_targets)
 
 
 if __name__ == "__main__":

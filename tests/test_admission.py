@@ -220,9 +220,12 @@ def test_short_deadlines_leave_no_work_threads_or_memory_behind(
         assert max(s for _, s in outcomes) < deadline + 2 * batch_s
         # what is left is dropped, not computed: a batch at most finishes (ten times that)
         assert _settle(wide_server, 10 * (batch_s + deadline)), "work left behind"
-        threads.append(sum(not t.name.startswith("request") for t in threading.enumerate()))
+        pooled = ("request", "polybrief-leg")
+        threads.append(sum(not t.name.startswith(pooled) for t in threading.enumerate()))
         request_threads = sum(t.name.startswith("request") for t in threading.enumerate())
         assert request_threads <= wide_server.settings.max_concurrent_calls
+        leg_threads = sum(t.name.startswith("polybrief-leg") for t in threading.enumerate())
+        assert leg_threads <= wide_server.settings.leg_threads
         rss.append(process.memory_info().rss / 2**20)
     channel.close()
     submitted = stats.submitted - submitted_before
@@ -236,6 +239,6 @@ def test_short_deadlines_leave_no_work_threads_or_memory_behind(
     assert wide_server.engine.runner.batcher.queued() == 0
     assert wide_server.running.servicer.inflight == 0
     assert computed < submitted / 4  # expired work was dropped, not computed
-    # request threads are pooled (at most max_concurrent_calls); no other thread is left
+    # request and leg threads are pooled (at most their settings); no other thread is left
     assert max(threads[1:]) <= threads[0]
     assert rss[-1] - rss[1] < 64  # MB; no growth beyond noise across rounds

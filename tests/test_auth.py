@@ -114,12 +114,17 @@ def keyed(
     server.stop()
 
 
-def _translate(address: str, key: str | None, text: str = "Ships sail.") -> Any:
+def _translate(
+    address: str, key: str | None, text: str = "Ships sail.", stream: bool = False
+) -> Any:
+    """Translate's reply (StreamTranslate's events with ``stream``), or its error."""
     with grpc.insecure_channel(address) as channel:
         stub = polybrief_pb2_grpc.PolybriefStub(channel)
         metadata = (("authorization", f"Bearer {key}"),) if key is not None else ()
         request = pb.TranslateRequest(texts=[text], target_language="fr", source_language="en")
         try:
+            if stream:
+                return list(stub.StreamTranslate(request, metadata=metadata, timeout=30))
             return stub.Translate(request, metadata=metadata, timeout=30)
         except grpc.RpcError as error:
             return error
@@ -145,6 +150,19 @@ def test_a_known_key_is_served(keyed: tuple[ServerThread, Keys]) -> None:
     reply = _translate(server.address, keys.unlimited)
     assert isinstance(reply, pb.TranslateResponse)
     assert reply.translations[0].text
+
+
+def test_streams_need_a_key_like_unary_calls(keyed: tuple[ServerThread, Keys]) -> None:
+    server, keys = keyed
+    stats = server.engine.runner.batcher.stats
+    submitted = stats.submitted
+    refused = _translate(server.address, None, stream=True)
+    assert isinstance(refused, grpc.RpcError)
+    assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert stats.submitted == submitted
+    events = _translate(server.address, keys.unlimited, stream=True)
+    assert not isinstance(events, grpc.RpcError), events
+    assert [e.WhichOneof("event") for e in events] == ["translation", "done"]
 
 
 class QuotaClock:

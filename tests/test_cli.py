@@ -102,6 +102,27 @@ def test_summarize_stays_in_the_source_language(server_address: str) -> None:
     assert "fr ·" not in done.stdout
 
 
+def test_brief_prints_each_language_as_it_arrives_then_the_times(server_address: str) -> None:
+    """The streamed brief: one panel per language (in arrival order), the report, and a
+    last line with each language's time and the total (no live status left behind)."""
+    done = run("brief", SEED, "--to", "en,fr,ru", "--from", "en", "--server", server_address)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for language in ("en", "fr", "ru"):
+        assert f"{language} · abstractive" in out
+    *_, last = out.strip().splitlines()
+    assert last.startswith("times: ")
+    assert last.endswith(" s")
+    assert {part.split()[0] for part in last.removeprefix("times: ").split(" · ")} == {
+        "en",
+        "fr",
+        "ru",
+        "total",
+    }
+    assert out.index("pipeline: ") < out.index("times: ")
+    assert "waiting for" not in out  # the status line is transient
+
+
 def test_item_errors_exit_3(server_address: str) -> None:
     done = run(
         *("translate", "Bonjour à tous les amis", "--to", "ko", "--from", "fr"),
@@ -290,7 +311,17 @@ def test_make_tiny_writes_a_loadable_catalogue(tmp_path: Path) -> None:
 
     catalog = load_catalog(tmp_path / "tiny" / "catalog.toml")
     families = {spec.family for spec in catalog.models}
-    assert families == {"marian", "m2m100", "nllb", "mbart50", "t5", "mt5", "bart", "pegasus"}
+    assert families == {
+        "marian",
+        "m2m100",
+        "nllb",
+        "mbart50",
+        "t5",
+        "mt5",
+        "bart",
+        "pegasus",
+        "crosssum",
+    }
     assert all(
         spec.local_path is not None and (spec.local_path / "config.json").is_file()
         for spec in catalog.models

@@ -677,6 +677,62 @@ def test_bad_input_catalogue(channel: grpc.Channel, case: Case) -> None:
         assert fields is None, answer
 
 
+STREAMS: dict[str, tuple[str, Callable[[list[Any]], message.Message]]] = {
+    "Summarize": (
+        "StreamSummarize",
+        lambda events: pb.SummarizeResponse(
+            briefs=[e.brief.brief for e in sorted(events[:-1], key=lambda e: e.brief.index)],
+            source_language=events[-1].done.source_language,
+            detected_language=events[-1].done.detected_language,
+            pipeline=events[-1].done.pipeline,
+        ),
+    ),
+    "Translate": (
+        "StreamTranslate",
+        lambda events: pb.TranslateResponse(
+            translations=[
+                e.translation.translation
+                for e in sorted(events[:-1], key=lambda e: e.translation.index)
+            ],
+            target_language=events[-1].done.target_language,
+        ),
+    ),
+}
+EVENTS: dict[str, type[message.Message]] = {
+    "StreamSummarize": pb.SummarizeEvent,
+    "StreamTranslate": pb.TranslateEvent,
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, id=name) for name, c in CASES.items() if c.method in STREAMS],
+)
+def test_stream_rpcs_answer_bad_input_as_the_unary_ones(channel: grpc.Channel, case: Case) -> None:
+    """The same code and fields on StreamSummarize / StreamTranslate, before any event;
+    an accepted request streams what the unary call answers (reassembled, checked the same)."""
+    rpc, reassemble = STREAMS[case.method]
+    call = channel.unary_stream(
+        f"/polybrief.v1.Polybrief/{rpc}",
+        request_serializer=lambda b: b,
+        response_deserializer=EVENTS[rpc].FromString,
+    )
+    events: list[Any] = []
+    try:
+        events.extend(call(case.payload(), timeout=60))
+        code, fields, answer = OK, None, None
+    except grpc.RpcError as error:
+        code, fields, answer = error.code(), _bad_request_fields(error), error.details()
+    assert code == case.code, answer
+    if code == OK:
+        assert case.check is not None
+        assert events[-1].WhichOneof("event") == "done"
+        case.check(reassemble(events))
+    else:
+        assert events == []  # refused before any event
+        assert fields == (case.fields if code == INVALID else None), answer
+
+
 # ---------------------------------------------------------- error trailers' size
 
 # gRPC clients drop response metadata over 8 KiB at random and over 16 KiB always

@@ -143,7 +143,7 @@ def test_async_client_against_the_server(server_address: str) -> None:
             assert (await client.detect("Bonjour à tous, comment allez-vous aujourd'hui ?"))[
                 0
             ].language == "fr"
-            assert len((await client.capabilities()).models) == 14
+            assert len((await client.capabilities()).models) == 15
 
     asyncio.run(run())
 

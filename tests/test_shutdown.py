@@ -67,6 +67,9 @@ class ServerProcess:
             POLYBRIEF_GRACE_SECONDS=str(GRACE),
             POLYBRIEF_PRELOAD="false",  # models load at first use: starts in a third the time
             POLYBRIEF_LOG_LEVEL="WARNING",
+            # a call's five texts are queued at once (1,250 segments): room for every
+            # call these tests send, so that the queue bound never refuses one
+            POLYBRIEF_MAX_QUEUE="1000000",
             GRPC_VERBOSITY="NONE",
         )
         self.started = time.monotonic()

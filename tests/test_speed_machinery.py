@@ -14,7 +14,7 @@ import pytest
 from polybrief.client import Client, DeadlineExceededError
 from polybrief.service.batching import Batcher
 from polybrief.service.cache import TranslationCache
-from polybrief.service.context import CallContext
+from polybrief.service.context import CallContext, CancelScope
 from polybrief.service.errors import Cancelled, DeadlineExpired, Overloaded
 from polybrief.service.models.backends import Generated, Task
 from polybrief.service.quality.guard import Guarded
@@ -84,7 +84,7 @@ def _blocked(batcher: Batcher, backend: GatedBackend, texts: list[str]) -> threa
 
 
 def test_dead_calls_are_dropped_before_compute() -> None:
-    batcher = Batcher(max_batch=2, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100)
+    batcher = Batcher(max_batch=2, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1)
     backend = GatedBackend()
     task = Task("translate", "en", "fr")
     try:
@@ -106,8 +106,65 @@ def test_dead_calls_are_dropped_before_compute() -> None:
     assert not {"x1", "x2", "x3", "y1"} & set(backend.seen)
 
 
+def test_a_cancelled_call_leaves_the_queue_at_once() -> None:
+    """Its scope cancelled, a call's queued segments are dropped while the inference
+    thread is still busy (not when their batch would be taken), and the call ends."""
+    batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1)
+    backend = GatedBackend()
+    task = Task("translate", "en", "fr")
+    scope = CancelScope()
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            batcher.run(backend, "m", task, ["x1", "x2", "x3"], CallContext.of_scope(600, scope))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    try:
+        blocker = _blocked(batcher, backend, ["a"])
+        waiting = threading.Thread(target=call, daemon=True)
+        waiting.start()
+        assert wait_for(lambda: batcher.queued() == 3, 600)
+        scope.cancel()
+        assert batcher.queued() == 0  # at once: the hook ran in cancel()
+        waiting.join(timeout=600)
+        assert not backend.gate.is_set()
+        assert [type(e) for e in outcome] == [Cancelled]
+        assert batcher.stats.dropped == 3
+    finally:
+        backend.gate.set()
+        batcher.close()
+    blocker.join()
+    assert backend.seen == ["a"]
+
+
+def test_workers_overlap_batches_of_different_models_never_of_one() -> None:
+    """Two inference workers: while model A's batch is held, model B's runs; a second
+    batch of A waits for the first (one batch per model at a time)."""
+    batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=2)
+    held, other = GatedBackend(), GatedBackend(open_=True)
+    task = Task("translate", "en", "fr")
+    try:
+        blocker = threading.Thread(
+            target=batcher.run, args=(held, "A", task, ["a1", "a2"], CallContext()), daemon=True
+        )
+        blocker.start()
+        assert held.computing.wait(timeout=600)
+        # A's first batch holds a worker; B is served by the other one meanwhile
+        assert [o.text for o in batcher.run(other, "B", task, ["b"], CallContext())] == ["B"]
+        assert held.seen == []
+        assert batcher.queued() == 1  # a2 waits: model A is busy
+        held.gate.set()
+        blocker.join(timeout=600)
+    finally:
+        held.gate.set()
+        batcher.close()
+    assert held.seen == ["a1", "a2"]
+
+
 def test_full_queue_is_overloaded_not_queued_forever() -> None:
-    batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=3)
+    batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=3, workers=1)
     backend = GatedBackend()
     task = Task("translate", "en", "fr")
     try:
@@ -143,15 +200,17 @@ def test_short_deadline_over_grpc_leaves_no_work(client: Client, tiny_server: An
     per_sentence_s = _timed_translate(client, _ships(30, "measure")) / 30
     count = min(1000, max(300, math.ceil(20 * deadline / per_sentence_s)))
     batcher = tiny_server.engine.runner.batcher
-    dropped_before = batcher.stats.dropped
+    servicer = tiny_server.running.servicer
+    computed_before = batcher.stats.computed
     texts = [_ships(count // 3, f"part {part}") for part in range(3)]
     with pytest.raises(DeadlineExceededError):
         client.translate(texts, to="fr", source="en", timeout=deadline)
-    # the rest is dropped, not computed: the worker gets there within the work it
-    # would have taken (ten times that: a hang guard)
+    # the call ends on the server too, within the work it would have taken (ten times
+    # that: a hang guard), with nothing queued: its segments were dropped or never
+    # queued, not computed (a batch at most was under way at the deadline)
     guard = 10 * count * per_sentence_s
-    assert wait_for(lambda: batcher.stats.dropped > dropped_before, guard)
-    assert wait_for(lambda: batcher.queued() == 0, guard)
+    assert wait_for(lambda: servicer.inflight == 0 and batcher.queued() == 0, guard)
+    assert batcher.stats.computed - computed_before <= batcher.max_batch
     assert client.health() == "SERVING"
 
 

@@ -514,7 +514,7 @@ def test_cli_summary_commands_send_the_glossary(
 ) -> None:
     (tmp_path / "article.txt").write_text(TEXT, encoding="utf-8")
     (tmp_path / "terms.txt").write_text("navy=marine\n", encoding="utf-8")
-    seen = _record(monkeypatch, tiny_server, "summarize")
+    seen = _record(monkeypatch, tiny_server, "stream_summarize")
     done = _cli(
         command, str(tmp_path / "article.txt"), "--to", "fr", "--from", "en",
         "--glossary", str(tmp_path / "terms.txt"), "--server", server_address,

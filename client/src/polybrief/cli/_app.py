@@ -5,7 +5,7 @@ Exit codes: 0 success; 1 a failed call or a server that is not SERVING; 2 bad us
 """
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from polybrief.cli import _render as render
@@ -114,21 +114,21 @@ def _summary_command(name: str, *, to: str, to_help: str, file_help: str, doc: s
         json_out: Json = False,
     ) -> None:
         text = read_text(file)
-        terms = _glossary(glossary)
+        options: dict[str, Any] = {
+            "to": language_list(to),
+            "source": lang,
+            "max_words": words,
+            "mode": mode,
+            "glossary": _glossary(glossary),
+            "glossary_ignore_case": glossary_ignore_case,
+        }
         with connect(ctx, server, timeout) as client:
-            result = client.summarize(
-                text,
-                to=language_list(to),
-                source=lang,
-                max_words=words,
-                mode=mode,
-                glossary=terms,
-                glossary_ignore_case=glossary_ignore_case,
-            )
-        if json_out:
-            render.print_json(result)
-        else:
-            render.briefs(render.stdout(), result)
+            if json_out:
+                result = client.summarize(text, **options)
+                render.print_json(result)
+            else:
+                events = client.stream_summarize(text, **options)
+                result = render.streamed_briefs(render.stdout(), events, options["to"])
         if any(b.error for b in result.briefs):
             raise typer.Exit(EXIT_ITEM_ERRORS)
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
 import typer
 from polybrief.client import (
     Brief,
+    BriefEvent,
     Capabilities,
     DetectedLanguage,
     ItemError,
@@ -18,12 +20,16 @@ from polybrief.client import (
     PipelineReport,
     QualityWarning,
     Route,
+    SummarizeDone,
+    SummarizeEvent,
     SummarizeResult,
     Translation,
 )
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.panel import Panel
+from rich.spinner import Spinner
 from rich.table import Table
 
 
@@ -139,9 +145,63 @@ def briefs(console: Console, result: SummarizeResult) -> None:
     the source language and the pipeline report."""
     for brief in result.briefs:
         console.print(_brief_panel(brief))
+    _report(console, result)
+
+
+def _report(console: Console, result: SummarizeResult) -> None:
     source = f"{result.source_language or '?'} ({detection_text(result.detected_language)})"
     console.print(f"source: {escape(source)}")
     console.print(f"pipeline: {pipeline_text(result.pipeline)}")
+
+
+class _Waiting:
+    """The live status line: a spinner, the languages still running and the time so far."""
+
+    def __init__(self, labels: Sequence[str], started: float) -> None:
+        self.pending = dict(enumerate(labels))
+        self.started = started
+        self.spinner = Spinner("dots")
+
+    def __rich__(self) -> Spinner:
+        names = ", ".join(self.pending.values())
+        self.spinner.update(
+            text=f"waiting for {names} ({time.perf_counter() - self.started:.1f} s)"
+        )
+        return self.spinner
+
+
+def streamed_briefs(
+    console: Console, events: Iterable[SummarizeEvent], languages: Sequence[str]
+) -> SummarizeResult:
+    """Each brief's panel as soon as it arrives, under a live status line naming the
+    languages still running; then the source, the pipeline report and the time each
+    brief took (and the total). Returns the briefs as a SummarizeResult, in request order."""
+    started = time.perf_counter()
+    waiting = _Waiting(list(languages) or ["the source language"], started)
+    arrived: dict[int, tuple[Brief, float]] = {}
+    done: SummarizeDone | None = None
+    with Live(waiting, console=console, transient=True, refresh_per_second=8):
+        for event in events:
+            if isinstance(event, BriefEvent):
+                arrived[event.index] = (event.brief, time.perf_counter() - started)
+                waiting.pending.pop(event.index, None)
+                console.print(_brief_panel(event.brief))
+            else:
+                done = event
+    total = time.perf_counter() - started
+    if done is None:  # the server always ends a stream with its report
+        raise RuntimeError("the stream ended without its report")
+    ordered = [arrived[i] for i in sorted(arrived)]
+    result = SummarizeResult(
+        tuple(brief for brief, _ in ordered),
+        done.source_language,
+        done.detected_language,
+        done.pipeline,
+    )
+    _report(console, result)
+    times = " · ".join(f"{brief.language} {seconds:.2f} s" for brief, seconds in ordered)
+    console.print(f"times: {escape(times)} · total {total:.2f} s")
+    return result
 
 
 def translations(console: Console, results: Sequence[Translation]) -> None:

@@ -6,6 +6,8 @@
         result = client.summarize(article, to=["en", "fr", "ru"])
         for brief in result.briefs:
             print(brief.language, brief.error or brief.text)
+        for event in client.stream_summarize(article, to=["en", "fr", "ru"]):
+            ...  # a BriefEvent per brief as it is ready, then a SummarizeDone
 
 Several targets give failover (``Client(["10.0.0.1:50051", "10.0.0.2:50051"])``);
 ``tls_credentials(ca, cert=..., key=...)`` makes TLS / mutual-TLS credentials from PEM
@@ -38,7 +40,9 @@ from polybrief.client._errors import (
 from polybrief.client._glossary import parse_glossary
 from polybrief.client._types import (
     WARNING_CODES,
+    Assessment,
     Brief,
+    BriefEvent,
     Capabilities,
     DetectedLanguage,
     Glossary,
@@ -56,15 +60,22 @@ from polybrief.client._types import (
     RouteKind,
     Step,
     StepKind,
+    SummarizeDone,
+    SummarizeEvent,
     SummarizeResult,
     SummaryMode,
+    TranslateDone,
+    TranslateEvent,
     Translation,
+    TranslationEvent,
 )
 
 __all__ = [
     "WARNING_CODES",
+    "Assessment",
     "AsyncClient",
     "Brief",
+    "BriefEvent",
     "Capabilities",
     "Client",
     "DeadlineExceededError",
@@ -91,9 +102,14 @@ __all__ = [
     "ServerError",
     "Step",
     "StepKind",
+    "SummarizeDone",
+    "SummarizeEvent",
     "SummarizeResult",
     "SummaryMode",
+    "TranslateDone",
+    "TranslateEvent",
     "Translation",
+    "TranslationEvent",
     "UnauthenticatedError",
     "UnavailableError",
     "map_rpc_error",

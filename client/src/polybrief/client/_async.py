@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from polybrief.client._base import BaseClient, Call, R, ServingWait
+from polybrief.client._base import BaseClient, Call, E, R, ServingWait
+from polybrief.client._errors import map_rpc_error
 
 
 class AsyncClient(BaseClient[grpc.aio.Channel]):
@@ -47,6 +49,17 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         except grpc.aio.AioRpcError as error:
             return call.failed(error)
         return call.read(reply)
+
+    async def _stream(self, call: Call[E]) -> AsyncIterator[E]:
+        """Makes the streaming ``call``; yields its events as they come."""
+        responses = call.method(call.request, timeout=call.timeout, metadata=self._metadata)
+        try:
+            async for message in responses:
+                yield call.read(message)
+        except grpc.aio.AioRpcError as error:
+            raise map_rpc_error(error) from error
+        finally:
+            responses.cancel()  # no-op once the stream has ended
 
     async def wait_until_serving(self, timeout: float) -> None:
         """Polls health until SERVING; UnavailableError when ``timeout`` seconds pass."""

@@ -19,7 +19,7 @@ import functools
 import inspect
 import time
 import types
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import grpc
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from polybrief.client._client import Client
 
 R = TypeVar("R")
+E = TypeVar("E")
 P = ParamSpec("P")
 ChannelT = TypeVar("ChannelT")
 
@@ -76,25 +77,44 @@ def _service_unknown(error: PolybriefError) -> str | None:
     return "SERVICE_UNKNOWN" if isinstance(error, ModelNotFoundError) else None
 
 
-class Api(Generic[P, R]):
-    """A public method of both clients, declared once on ``BaseClient`` over the method
-    that builds its ``Call``: on a ``Client`` it blocks and returns the result, on an
-    ``AsyncClient`` it returns an awaitable of it (each client's ``_run`` makes the call).
-    Class access (``help(Client.summarize)``) shows the builder's signature and docs."""
+def _public(
+    method: Callable[..., Any], build: Callable[..., Any], returns: str, doc: str | None
+) -> Callable[..., Any]:
+    """``method`` as the public twin of the call builder ``build``: its name without the
+    underscore, its parameters, ``returns`` as the result, ``doc`` as the docstring."""
+    functools.update_wrapper(method, build)
+    signature = inspect.signature(build)
+    method.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
+    method.__name__ = build.__name__.lstrip("_")
+    method.__doc__ = doc
+    return method
+
+
+class _Declared:
+    """A public method of both clients, declared once on ``BaseClient``; class access
+    (``help(Client.summarize)``) shows its signature and docs."""
+
+    _method: Callable[..., Any]
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self._method.__qualname__ = f"{owner.__name__}.{name}"
+
+    def _bound(self, client: Any) -> Any:
+        return self._method if client is None else types.MethodType(self._method, client)
+
+
+class Api(_Declared, Generic[P, R]):
+    """A unary call, over the method that builds its ``Call``: on a ``Client`` it blocks
+    and returns the result, on an ``AsyncClient`` it returns an awaitable of it (each
+    client's ``_run`` makes the call)."""
 
     def __init__(self, build: Callable[Concatenate[BaseClient[Any], P], Call[R]]) -> None:
         def method(client: Any, /, *args: Any, **kwargs: Any) -> Any:
             return client._run(build(client, *args, **kwargs))
 
-        functools.update_wrapper(method, build)
-        signature = inspect.signature(build)
-        answer = str(signature.return_annotation).removeprefix("Call[").removesuffix("]")
-        method.__signature__ = signature.replace(return_annotation=answer)  # type: ignore[attr-defined]
-        method.__name__ = build.__name__.lstrip("_")
-        self._method = method
-
-    def __set_name__(self, owner: type[Any], name: str) -> None:
-        self._method.__qualname__ = f"{owner.__name__}.{name}"
+        answer = str(inspect.signature(build).return_annotation)
+        answer = answer.removeprefix("Call[").removesuffix("]")
+        self._method = _public(method, build, answer, build.__doc__)
 
     @overload
     def __get__(self, client: None, owner: type[Any]) -> Callable[..., Any]: ...
@@ -103,7 +123,46 @@ class Api(Generic[P, R]):
     @overload
     def __get__(self, client: Client, owner: type[Any]) -> Callable[P, R]: ...
     def __get__(self, client: Any, owner: type[Any]) -> Any:
-        return self._method if client is None else types.MethodType(self._method, client)
+        return self._bound(client)
+
+
+class StreamApi(_Declared, Generic[P, E]):
+    """A server-streaming call with the arguments (and request) of the unary ``build``:
+    ``rpc`` names the stub's method, ``read`` reads each message into an event. On a
+    ``Client`` it returns an iterator of events, on an ``AsyncClient`` an async iterator
+    (each client's ``_stream``); the call starts at the first ``next`` and leaving the
+    loop early cancels it."""
+
+    def __init__(
+        self,
+        build: Callable[Concatenate[BaseClient[Any], P], Call[Any]],
+        rpc: str,
+        read: Callable[[Any], E],
+        doc: str,
+    ) -> None:
+        def method(client: Any, /, *args: Any, **kwargs: Any) -> Any:
+            unary = build(client, *args, **kwargs)
+            return client._stream(
+                Call(getattr(client._stub, rpc), unary.request, unary.timeout, read)
+            )
+
+        returns = str(inspect.signature(read).return_annotation).removeprefix("t.")
+        self._method = _public(method, build, f"Iterator[{returns}]", doc)
+        self._method.__name__ = rpc_name(rpc)
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Callable[..., Any]: ...
+    @overload
+    def __get__(self, client: AsyncClient, owner: type[Any]) -> Callable[P, AsyncIterator[E]]: ...
+    @overload
+    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, Iterator[E]]: ...
+    def __get__(self, client: Any, owner: type[Any]) -> Any:
+        return self._bound(client)
+
+
+def rpc_name(rpc: str) -> str:
+    """The Python name of an RPC: "StreamSummarize" → "stream_summarize"."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in rpc).lstrip("_")
 
 
 class BaseClient(abc.ABC, Generic[ChannelT]):
@@ -234,6 +293,29 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
 
     summarize = Api(_summarize)
     translate = Api(_translate)
+    stream_summarize = StreamApi(
+        _summarize,
+        "StreamSummarize",
+        c.summarize_event,
+        """``summarize``, streamed: a ``BriefEvent`` per brief as soon as it is ready (in
+        completion order; ``index`` is its place in ``to``), then one ``SummarizeDone``.
+
+        Same arguments, errors and deadline as ``summarize``: an invalid request raises at
+        the first ``next``; a deadline that passes mid-stream raises
+        ``DeadlineExceededError`` after the events already yielded. Leaving the loop early
+        cancels the call and frees its work on the server.
+        """,
+    )
+    stream_translate = StreamApi(
+        _translate,
+        "StreamTranslate",
+        c.translate_event,
+        """``translate``, streamed: a ``TranslationEvent`` per text as soon as it is ready
+        (in completion order; ``index`` is its place in ``texts``), then one
+        ``TranslateDone``. Arguments, errors, deadline and cancellation as
+        ``stream_summarize``.
+        """,
+    )
     detect = Api(_detect)
     capabilities = Api(_capabilities)
     health = Api(_health)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
-from polybrief.client._base import BaseClient, Call, R, ServingWait
+from polybrief.client._base import BaseClient, Call, E, R, ServingWait
+from polybrief.client._errors import map_rpc_error
 
 
 class Client(BaseClient[grpc.Channel]):
@@ -58,6 +60,17 @@ class Client(BaseClient[grpc.Channel]):
         except grpc.RpcError as error:
             return call.failed(error)
         return call.read(reply)
+
+    def _stream(self, call: Call[E]) -> Iterator[E]:
+        """Makes the streaming ``call``; yields its events as they come."""
+        responses = call.method(call.request, timeout=call.timeout, metadata=self._metadata)
+        try:
+            for message in responses:
+                yield call.read(message)
+        except grpc.RpcError as error:
+            raise map_rpc_error(error) from error
+        finally:
+            responses.cancel()  # no-op once the stream has ended
 
     def wait_until_serving(self, timeout: float) -> None:
         """Polls health until SERVING; UnavailableError when ``timeout`` seconds pass."""

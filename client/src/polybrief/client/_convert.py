@@ -38,6 +38,7 @@ _ROUTES: dict[int, t.RouteKind] = {
     pb.ROUTE_KIND_DIRECT: "direct",
     pb.ROUTE_KIND_MULTILINGUAL: "multilingual",
     pb.ROUTE_KIND_PIVOT: "pivot",
+    pb.ROUTE_KIND_CROSS_LINGUAL: "cross_lingual",
 }
 _STATES: dict[int, t.ModelState] = {
     pb.MODEL_STATE_NOT_INSTALLED: "not_installed",
@@ -158,7 +159,9 @@ def _detected(msg: pb.DetectedLanguage) -> t.DetectedLanguage:
     return _copy(t.DetectedLanguage, msg, candidates=guesses)
 
 
-def _detected_if_set(parent: pb.SummarizeResponse | pb.Translation) -> t.DetectedLanguage | None:
+def _detected_if_set(
+    parent: pb.SummarizeResponse | pb.SummarizeDone | pb.Translation,
+) -> t.DetectedLanguage | None:
     return _detected(parent.detected_language) if parent.HasField("detected_language") else None
 
 
@@ -182,6 +185,23 @@ def summarize_result(msg: pb.SummarizeResponse) -> t.SummarizeResult:
         detected_language=_detected_if_set(msg),
         pipeline=_copy(t.PipelineReport, msg.pipeline),
     )
+
+
+def summarize_event(msg: pb.SummarizeEvent) -> t.SummarizeEvent:
+    """The BriefEvent or SummarizeDone of a SummarizeEvent."""
+    if msg.WhichOneof("event") == "brief":
+        return t.BriefEvent(msg.brief.index, _brief(msg.brief.brief))
+    done = msg.done
+    pipeline = _copy(t.PipelineReport, done.pipeline)
+    return t.SummarizeDone(done.source_language, _detected_if_set(done), pipeline)
+
+
+def translate_event(msg: pb.TranslateEvent) -> t.TranslateEvent:
+    """The TranslationEvent or TranslateDone of a TranslateEvent."""
+    if msg.WhichOneof("event") == "translation":
+        item = msg.translation
+        return t.TranslationEvent(item.index, _translation(item.translation))
+    return t.TranslateDone(msg.done.target_language)
 
 
 def translate_result(msg: pb.TranslateResponse) -> list[t.Translation]:

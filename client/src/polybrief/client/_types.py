@@ -5,7 +5,8 @@ Enum values are lower-case strings, typed as ``Literal``s:
 * ``SummaryMode``: "abstractive", "extractive" (an unset mode reads as "abstractive",
   as the proto says);
 * ``StepKind``: "summarize", "extract", "translate";
-* ``RouteKind``: "identity", "direct", "multilingual", "pivot";
+* ``RouteKind``: "identity", "direct", "multilingual", "pivot", "cross_lingual" (a brief
+  written straight in the target language by a cross-lingual summariser);
 * ``ModelState``: "not_installed", "installed", "loaded", "failed".
 
 A value the server leaves unset (or one newer than this client) reads as "" for step and
@@ -25,7 +26,7 @@ from typing import Literal, NamedTuple, TypeAlias
 
 SummaryMode = Literal["abstractive", "extractive"]
 StepKind = Literal["summarize", "extract", "translate", ""]
-RouteKind = Literal["identity", "direct", "multilingual", "pivot", ""]
+RouteKind = Literal["identity", "direct", "multilingual", "pivot", "cross_lingual", ""]
 ModelState = Literal["not_installed", "installed", "loaded", "failed", "unknown"]
 
 
@@ -50,6 +51,7 @@ WARNING_CODES = (
     "UNTRANSLATED",
     "LOW_CONFIDENCE",
     "TERM_NOT_APPLIED",
+    "REROUTED",
 )
 
 
@@ -62,7 +64,9 @@ class QualityWarning:
     pair), "WRONG_LANGUAGE" (the output looks like ``detected_language``, not the target),
     "UNTRANSLATED" (output equals the input where it should not), "LOW_CONFIDENCE"
     (``confidence`` under the server's threshold), "TERM_NOT_APPLIED" (a glossary term
-    could not be kept as asked); a newer server may send other codes.
+    could not be kept as asked), "REROUTED" (the first route's output was in the wrong
+    language and was redone on another route; ``detected_language`` is what it looked
+    like); a newer server may send other codes.
     """
 
     code: str
@@ -198,6 +202,44 @@ class Translation(Assessment):
 
 
 @dataclass(frozen=True)
+class BriefEvent:
+    """``stream_summarize``: the brief at ``index`` of the requested languages, complete."""
+
+    index: int
+    brief: Brief
+
+
+@dataclass(frozen=True)
+class SummarizeDone:
+    """``stream_summarize``'s last event: what ``SummarizeResult`` has besides the briefs."""
+
+    source_language: str
+    detected_language: DetectedLanguage | None
+    pipeline: PipelineReport
+
+
+@dataclass(frozen=True)
+class TranslationEvent:
+    """``stream_translate``: the translation of the text at ``index``, complete."""
+
+    index: int
+    translation: Translation
+
+
+@dataclass(frozen=True)
+class TranslateDone:
+    """``stream_translate``'s last event."""
+
+    target_language: str
+
+
+#: What ``stream_summarize`` yields: a ``BriefEvent`` per brief, then a ``SummarizeDone``.
+SummarizeEvent: TypeAlias = BriefEvent | SummarizeDone
+#: What ``stream_translate`` yields: a ``TranslationEvent`` per text, then a ``TranslateDone``.
+TranslateEvent: TypeAlias = TranslationEvent | TranslateDone
+
+
+@dataclass(frozen=True)
 class LanguagePair:
     """A translation direction."""
 
@@ -211,7 +253,7 @@ class ModelInfo:
 
     #: Catalogue id, as accepted by the ``model`` arguments.
     id: str
-    #: "marian", "m2m100", "nllb", "mbart50", "t5", "mt5", "bart", "pegasus".
+    #: "marian", "m2m100", "nllb", "mbart50", "t5", "mt5", "crosssum", "bart", "pegasus".
     family: str
     #: "translate" and/or "summarize".
     tasks: tuple[str, ...]
@@ -226,6 +268,8 @@ class ModelInfo:
     state_detail: str
     #: Input window in tokens; longer input is chunked, never cut.
     max_input_tokens: int
+    #: Cross-lingual summarisers: the languages written besides the source's own.
+    summary_targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

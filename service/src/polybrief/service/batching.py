@@ -3,12 +3,18 @@
 Concurrent calls submit segments (sentences, chunks) for a model and a task; one
 inference thread takes the oldest segment, waits at most ``max_wait_s`` for more of the
 same model and task, sorts them by length and runs them as one batch. Segments of calls
-that were cancelled or whose deadline passed are dropped before any compute. The queue is
+that were cancelled or whose deadline passed are dropped before any compute: at once when
+the call's ``CancelScope`` is cancelled (the client went away), else when their batch is
+taken. The queue is
 bounded: past ``max_queue`` segments, submission fails with Overloaded (RESOURCE_EXHAUSTED
 with RetryInfo) at once.
 
-One inference thread (using all torch/CTranslate2 threads) keeps inference threads plus
-server threads within the cores; request threads only wait.
+By default one inference thread (using all torch/CTranslate2 threads) keeps inference
+threads plus server threads within the cores; request threads only wait. With
+``workers`` > 1, that many inference threads take batches side by side, never two of the
+same model at once: the legs of a brief (one model per language pair) then overlap
+instead of queueing behind each other (worth it where one batch leaves the cores or the
+GPU partly idle).
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class Batcher:
         max_wait_s: float,
         fill_wait_s: float,
         max_queue: int,
+        workers: int,
         telemetry: Telemetry | None = None,
     ) -> None:
         self.max_batch = max_batch
@@ -75,8 +82,13 @@ class Batcher:
         self._queue: deque[_Job] = deque()
         self._cond = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._loop, name="polybrief-inference", daemon=True)
-        self._thread.start()
+        self._busy: set[str] = set()  # models with a batch running
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"polybrief-inference-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def run(
         self, backend: Backend, model: str, task: Task, texts: Sequence[str], context: CallContext
@@ -88,6 +100,7 @@ class Batcher:
             with self._cond:
                 self.stats.submitted += len(jobs)
                 self.stats.dropped += len(jobs)
+            self.telemetry.segments_dropped(len(jobs), _reason(context))
             if context.cancelled():
                 raise Cancelled("the call was cancelled")
             raise DeadlineExpired("the call's deadline passed")
@@ -103,12 +116,27 @@ class Batcher:
             self._queue.extend(jobs)
             self._count_live(+1)
             self.stats.submitted += len(jobs)
-            self._cond.notify()
+            self._cond.notify_all()
+        forget = context.on_cancel(lambda: self._drop(jobs))
         try:
             return [self._wait(job) for job in jobs]
         finally:
+            forget()
             with self._cond:
                 self._count_live(-1)
+
+    def _drop(self, jobs: Sequence[_Job]) -> None:
+        """Takes the jobs of a cancelled call out of the queue now (those not yet taken)."""
+        ids = {id(job) for job in jobs}
+        with self._cond:
+            removed = [job for job in self._queue if id(job) in ids]
+            if not removed:
+                return
+            self._queue = deque(job for job in self._queue if id(job) not in ids)
+            self.stats.dropped += len(removed)
+        for job in removed:  # jobs already taken into a batch finish there
+            job.future.cancel()
+        self.telemetry.segments_dropped(len(removed), "cancelled")
 
     def _wait(self, job: _Job) -> Scored:
         while True:
@@ -130,7 +158,8 @@ class Batcher:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
     def queued(self) -> int:
         with self._cond:
@@ -148,11 +177,13 @@ class Batcher:
 
     def _take(self) -> list[_Job] | None:
         with self._cond:
-            while not self._queue and not self._closed:
+            while True:
+                if self._closed and not self._queue:
+                    return None
+                first = next((j for j in self._queue if j.model not in self._busy), None)
+                if first is not None:
+                    break
                 self._cond.wait()
-            if self._closed and not self._queue:
-                return None
-            first = self._queue[0]
             started = time.monotonic()
             # Closed-loop clients come back a few milliseconds after their answer; waiting
             # (at most fill_wait_s) until the batch matches the recent concurrency keeps them
@@ -182,6 +213,7 @@ class Batcher:
                 else:
                     rest.append(job)
             self._queue = rest
+            self._busy.add(first.model)
             return batch
 
     def _loop(self) -> None:
@@ -191,10 +223,16 @@ class Batcher:
                 if job.context.dead():
                     self.stats.dropped += 1
                     job.future.cancel()
+                    self.telemetry.segments_dropped(1, _reason(job.context))
                 else:
                     live.append(job)
-            if live:
-                self._compute(live)
+            try:
+                if live:
+                    self._compute(live)
+            finally:
+                with self._cond:
+                    self._busy.discard(batch[0].model)
+                    self._cond.notify_all()
 
     def _compute(self, jobs: list[_Job]) -> None:
         unique = sorted({job.text for job in jobs}, key=len)
@@ -221,9 +259,10 @@ class Batcher:
                 }
             log.exception("inference on %s failed for one segment", first.model)
             return {texts[0]: _domain_error(exc)}
-        self.stats.computed += len(texts)
-        self.stats.batches += 1
-        self.stats.largest_batch = max(self.stats.largest_batch, len(texts))
+        with self._cond:
+            self.stats.computed += len(texts)
+            self.stats.batches += 1
+            self.stats.largest_batch = max(self.stats.largest_batch, len(texts))
         self.telemetry.batch_done(
             first.model,
             first.task.kind,
@@ -237,6 +276,10 @@ class Batcher:
             text: Scored(output, score)
             for text, output, score in zip(texts, generated.outputs, scores, strict=True)
         }
+
+
+def _reason(context: CallContext) -> str:
+    return "cancelled" if context.cancelled() else "deadline"
 
 
 def _domain_error(exc: Exception) -> Exception:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from polybrief.service.models.catalog import ModelSpec
+
+T = TypeVar("T")
 
 
 class Mode(enum.Enum):
@@ -26,6 +29,7 @@ class RouteKind(enum.Enum):
     DIRECT = "direct"
     MULTILINGUAL = "multilingual"
     PIVOT = "pivot"
+    CROSS_LINGUAL = "cross_lingual"  # briefs: a summariser wrote straight in the target
 
 
 class ModelState(enum.Enum):
@@ -96,6 +100,7 @@ class WarningCode(enum.Enum):
     UNTRANSLATED = "UNTRANSLATED"  # output equals the input where it should not
     LOW_CONFIDENCE = "LOW_CONFIDENCE"  # confidence under the server's threshold
     TERM_NOT_APPLIED = "TERM_NOT_APPLIED"  # a glossary term could not be kept as asked
+    REROUTED = "REROUTED"  # the first route's output failed the language check; redone
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,35 @@ class Translation(Assessment):
 class TranslateResult:
     translations: tuple[Translation, ...]
     target_language: str
+
+
+@dataclass(frozen=True)
+class Ready(Generic[T]):
+    """A streamed output, complete: the brief (or translation) at ``index`` of the
+    request's target languages (or texts)."""
+
+    index: int
+    output: T
+
+
+@dataclass(frozen=True)
+class SummaryDone:
+    """The last event of a streamed summary: what the whole call reports."""
+
+    source_language: str
+    detected: Detection | None
+    pipeline: PipelineReport
+
+
+@dataclass(frozen=True)
+class TranslationDone:
+    """The last event of a streamed translation."""
+
+    target_language: str
+
+
+SummarizeEvent = Ready[Brief] | SummaryDone
+TranslateEvent = Ready[Translation] | TranslationDone
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from polybrief.service import domain as d
 from polybrief.service.context import NO_CONTEXT, CallContext
@@ -24,8 +27,10 @@ from polybrief.service.errors import (
     PolybriefError,
     UnsupportedRoute,
 )
+from polybrief.service.fanout import Part, completed
 from polybrief.service.inference import (
     Runner,
+    Summary,
     TranslatedText,
     summarize_sentences,
     translate_texts,
@@ -42,9 +47,15 @@ from polybrief.service.text.clean import has_letters
 from polybrief.service.text.detect import detect_language
 from polybrief.service.text.extractive import extract
 from polybrief.service.text.segment import Document, build_document, join_document
-from polybrief.service.validation import validate_detect, validate_summarize, validate_translate
+from polybrief.service.validation import (
+    CleanSummarize,
+    validate_detect,
+    validate_summarize,
+    validate_translate,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Detector = Callable[[str], d.Detection]
 # Errors that end the whole request, not just the output they happened in.
@@ -74,6 +85,7 @@ class Engine:
         limits: d.Limits,
         runner: Runner,
         low_confidence: float,
+        legs: Executor,
         detector: Detector = detect_language,
     ) -> None:
         self.registry = registry
@@ -82,27 +94,50 @@ class Engine:
         self.limits = limits
         self.low_confidence = low_confidence
         self.detector = detector
+        self.legs = legs
         self._sentinels: dict[tuple[str, ...], Callable[[int], str]] = {}
 
     def close(self) -> None:
         """Stops the inference thread; queued work fails with Overloaded."""
         self.runner.batcher.close()
+        self.legs.shutdown(wait=False, cancel_futures=True)
 
     # ----------------------------------------------------------------- translate
     def translate(
         self, request: d.TranslateRequest, context: CallContext = NO_CONTEXT
     ) -> d.TranslateResult:
-        """Translates every text; per-item routing problems are reported per item."""
+        """Translates every text (side by side); per-item routing problems are reported
+        per item."""
+        results: dict[int, d.Translation] = {}
+        target = ""
+        for event in self.stream_translate(request, context):
+            if isinstance(event, d.Ready):
+                results[event.index] = event.output
+            else:
+                target = event.target_language
+        return d.TranslateResult(tuple(results[i] for i in sorted(results)), target)
+
+    def stream_translate(
+        self, request: d.TranslateRequest, context: CallContext = NO_CONTEXT
+    ) -> Iterator[d.TranslateEvent]:
+        """``translate``, one event per item as it completes, then ``TranslationDone``.
+        The request is validated here, before the first event."""
         req = validate_translate(request, self.limits)
         forced = self._model_for(req.model, "translate", "model") if req.model else None
         terms = Terms(req.glossary, req.glossary_ignore_case)
-        results = [
-            self._translate_item(
-                text, req.source_language, req.target_language, forced, terms, context
+
+        def item(text: str) -> Part[d.Translation]:
+            return lambda part: self._translate_item(
+                text, req.source_language, req.target_language, forced, terms, part
             )
-            for text in req.texts
-        ]
-        return d.TranslateResult(tuple(results), req.target_language)
+
+        def events() -> Iterator[d.TranslateEvent]:
+            parts = [item(text) for text in req.texts]
+            for index, translation in completed(self.legs, parts, context):
+                yield d.Ready(index, translation)
+            yield d.TranslationDone(req.target_language)
+
+        return events()
 
     def _translate_item(
         self,
@@ -167,7 +202,7 @@ class Engine:
                         log.warning("retry on %s failed: %s", other.kind, exc)
                         break  # the first output, with its warning, is still an answer
                     if not _has(retried, d.WarningCode.WRONG_LANGUAGE):
-                        return retried
+                        return _rerouted(retried, output, plan, other, target)
             return output
         except PolybriefError as exc:
             if isinstance(exc, _REQUEST_ERRORS):
@@ -331,7 +366,47 @@ class Engine:
     def summarize(
         self, request: d.SummarizeRequest, context: CallContext = NO_CONTEXT
     ) -> d.SummarizeResult:
-        """One brief per target language; the source is summarised once, then translated."""
+        """One brief per target language, their legs side by side (see ``stream_summarize``)."""
+        briefs: dict[int, d.Brief] = {}
+        done: d.SummaryDone | None = None
+        for event in self.stream_summarize(request, context):
+            if isinstance(event, d.Ready):
+                briefs[event.index] = event.output
+            else:
+                done = event
+        if done is None:  # the stream always ends with its report
+            raise RuntimeError("summary stream ended without its report")
+        ordered = tuple(briefs[i] for i in sorted(briefs))
+        return d.SummarizeResult(ordered, done.source_language, done.detected, done.pipeline)
+
+    def stream_summarize(
+        self, request: d.SummarizeRequest, context: CallContext = NO_CONTEXT
+    ) -> Iterator[d.SummarizeEvent]:
+        """The briefs, one event each as it completes, then ``SummaryDone``.
+
+        Each target language is a leg, all legs run side by side: either the source is
+        summarised once (shared by the legs that need it) and translated, or a
+        cross-lingual summariser writes the brief straight in the target (``_route_for``).
+        The request is validated here, before the first event.
+        """
+        job = self._brief_job(request)
+        shared = _Once(lambda part: self._summary(job, part))
+        stats: list[Summarized] = []
+
+        def leg(target: str) -> Part[d.Brief]:
+            return lambda part: self._leg(job, shared, target, stats, part)
+
+        def events() -> Iterator[d.SummarizeEvent]:
+            parts = [leg(target) for target in job.targets]
+            for index, brief in completed(self.legs, parts, context):
+                yield d.Ready(index, brief)
+            yield d.SummaryDone(job.source, job.detected, job.report(shared.value or stats[0]))
+
+        return events()
+
+    def _brief_job(self, request: d.SummarizeRequest) -> BriefJob:
+        """The validated request, its source language (detected when not given), its
+        document and the models it names."""
         req = validate_summarize(request, self.limits)
         summary_model = self._model_for(req.model, "summarize", "model") if req.model else None
         translation_model = (
@@ -348,36 +423,104 @@ class Engine:
                 raise _invalid("source_language", "could not detect the language; set it")
         if summary_model is not None and source not in summary_model.summary_languages:
             raise _invalid("model", f"model {summary_model.id!r} does not summarise {source!r}")
-        document = build_document(req.text, source)
-        summary = self._summary(document, source, req.max_words, req.mode, summary_model, context)
-        terms = Terms(req.glossary, req.glossary_ignore_case)
-        briefs = [
-            self._brief(summary, source, target, translation_model, terms, context)
-            for target in (req.target_languages or (source,))
-        ]
-        report = d.PipelineReport(
-            input_characters=req.input_characters,
-            removed_control_characters=req.removed_control_characters,
-            paragraphs=document.paragraph_count,
-            duplicate_paragraphs_removed=document.duplicate_paragraphs_removed,
-            duplicate_sentences_removed=document.duplicate_sentences_removed,
-            sentences=document.sentence_count,
-            chunks_summarized=summary.chunks,
-            reduce_rounds=summary.rounds,
+        return BriefJob(
+            req,
+            source,
+            detected,
+            build_document(req.text, source),
+            summary_model,
+            translation_model,
+            Terms(req.glossary, req.glossary_ignore_case),
         )
-        return d.SummarizeResult(tuple(briefs), source, detected, report)
 
-    def _summary(
+    def _leg(
         self,
-        document: Document,
-        language: str,
-        max_words: int,
-        mode: d.Mode,
-        forced: ModelSpec | None,
+        job: BriefJob,
+        shared: _Once[Summarized],
+        target: str,
+        stats: list[Summarized],
         context: CallContext,
+    ) -> d.Brief:
+        """The brief in ``target``: straight from a cross-lingual summariser when the
+        catalogue prefers one and its output is in ``target``, else the shared summary
+        translated (with a REROUTED warning when the direct one failed the check)."""
+        rerouted: tuple[d.QualityWarning, ...] = ()
+        spec = self._route_for(job, target)
+        if spec is not None:
+            direct = self._direct_summary(job, spec, target, context)
+            stats.append(direct)
+            wrong = [w for w in direct.warnings if w.code is d.WarningCode.WRONG_LANGUAGE]
+            if not wrong:
+                route = d.Route(d.RouteKind.CROSS_LINGUAL, (direct.step,))
+                return d.Brief(
+                    target,
+                    direct.text,
+                    d.Mode.ABSTRACTIVE,
+                    route,
+                    confidence=direct.confidence,
+                    warnings=direct.warnings,
+                )
+            looks = wrong[0].detected_language
+            rerouted = (
+                d.QualityWarning(
+                    d.WarningCode.REROUTED,
+                    f"the cross-lingual summary by {spec.id} read as {looks or 'another language'}"
+                    f", not {target}: redone by summarising in {job.source}, then translating",
+                    detected_language=looks,
+                ),
+            )
+            self._warned(rerouted, [spec])
+        summary = shared.get(context)
+        brief = self._brief(summary, job.source, target, job.translation_model, job.terms, context)
+        if rerouted:
+            brief = dataclasses.replace(brief, warnings=(*rerouted, *brief.warnings))
+        return brief
+
+    def _route_for(self, job: BriefJob, target: str) -> ModelSpec | None:
+        """The cross-lingual summariser that writes the ``target`` brief directly, or None
+        for summarise-then-translate: the first usable summariser for the source in
+        catalogue order decides (or the one the request names). Never for a brief in the
+        source language, an extractive one, one whose translation model is named, or a
+        glossary with terms in the text (only a translation leg keeps them verbatim)."""
+        req = job.request
+        if target == job.source or req.mode is not d.Mode.ABSTRACTIVE or job.translation_model:
+            return None
+        if job.terms.terms and find_terms(
+            req.text, job.terms.terms, ignore_case=job.terms.ignore_case
+        ):
+            return None
+        if job.summary_model is not None:
+            forced = job.summary_model
+            return (
+                forced if forced.cross_lingual and forced.summarizes(job.source, target) else None
+            )
+        for spec in summarizers(self.catalog, job.source):
+            if self.registry.usable(spec):
+                return spec if spec.cross_lingual and spec.summarizes(job.source, target) else None
+        return None
+
+    def _direct_summary(
+        self, job: BriefJob, spec: ModelSpec, target: str, context: CallContext
     ) -> Summarized:
+        """The article summarised by ``spec`` straight into ``target``; its language is
+        always checked (whatever ``quality_guards`` says): a wrong one is rerouted."""
+        loaded = self.registry.get(spec.id)
+        sentences = job.document.sentences
+        summary = summarize_sentences(
+            self.runner, loaded, sentences, job.source, job.request.max_words, context, target
+        )
+        step = d.Step(d.StepKind.SUMMARIZE, spec.id, job.source, target, summary.chunks)
+        warnings = summary.warnings + self._review(
+            "", summary.text, job.source, target, summary.confidence
+        )
+        self._warned(warnings, [spec])
+        return Summarized.abstractive(summary, step, warnings)
+
+    def _summary(self, job: BriefJob, context: CallContext) -> Summarized:
         """The source-language summary, abstractive when a summariser can run, else
         extractive (with the reason)."""
+        document, language, max_words = job.document, job.source, job.request.max_words
+        mode, forced = job.request.mode, job.summary_model
         reason = ""
         if mode is d.Mode.ABSTRACTIVE:
             specs = [forced] if forced else summarizers(self.catalog, language)
@@ -408,16 +551,7 @@ class Engine:
                         "", summary.text, language, language, summary.confidence
                     )
                     self._warned(warnings, [spec])
-                return Summarized(
-                    summary.text,
-                    step,
-                    d.Mode.ABSTRACTIVE,
-                    "",
-                    summary.chunks,
-                    summary.rounds,
-                    summary.confidence,
-                    warnings,
-                )
+                return Summarized.abstractive(summary, step, warnings)
         chosen = extract(document.sentences, max_words)
         text = join_document([chosen], language)
         step = d.Step(d.StepKind.EXTRACT, "", language, language, len(chosen))
@@ -527,6 +661,60 @@ class Terms:
 
 
 @dataclass(frozen=True)
+class BriefJob:
+    """A validated Summarize request and what its legs share."""
+
+    request: CleanSummarize
+    source: str
+    detected: d.Detection | None
+    document: Document
+    summary_model: ModelSpec | None
+    translation_model: ModelSpec | None
+    terms: Terms
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.request.target_languages or (self.source,)
+
+    def report(self, summary: Summarized) -> d.PipelineReport:
+        """What the pipeline did, with the map-reduce figures of ``summary``."""
+        req, document = self.request, self.document
+        return d.PipelineReport(
+            input_characters=req.input_characters,
+            removed_control_characters=req.removed_control_characters,
+            paragraphs=document.paragraph_count,
+            duplicate_paragraphs_removed=document.duplicate_paragraphs_removed,
+            duplicate_sentences_removed=document.duplicate_sentences_removed,
+            sentences=document.sentence_count,
+            chunks_summarized=summary.chunks,
+            reduce_rounds=summary.rounds,
+        )
+
+
+class _Once(Generic[T]):
+    """A value computed by the first leg that needs it; the others wait for it (or get
+    its error)."""
+
+    def __init__(self, make: Callable[[CallContext], T]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self.value: T | None = None
+        self._error: BaseException | None = None
+
+    def get(self, context: CallContext) -> T:
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            if self.value is None:
+                try:
+                    self.value = self._make(context)
+                except BaseException as exc:
+                    self._error = exc
+                    raise
+            return self.value
+
+
+@dataclass(frozen=True)
 class Output(d.Assessment):
     """A translated output and how far to trust it."""
 
@@ -548,6 +736,14 @@ class Summarized:
     confidence: float
     warnings: tuple[d.QualityWarning, ...]
 
+    @classmethod
+    def abstractive(
+        cls, summary: Summary, step: d.Step, warnings: tuple[d.QualityWarning, ...]
+    ) -> Summarized:
+        """A model's summary as the leg that wrote it, with all its warnings."""
+        m = summary
+        return cls(m.text, step, d.Mode.ABSTRACTIVE, "", m.chunks, m.rounds, m.confidence, warnings)
+
 
 def _of_summary(summary: Summarized, *, translated: bool) -> tuple[d.QualityWarning, ...]:
     """The summary leg's warnings, named as such in a brief that was then translated."""
@@ -557,6 +753,22 @@ def _of_summary(summary: Summarized, *, translated: bool) -> tuple[d.QualityWarn
         dataclasses.replace(w, message=f"summary ({summary.step.source_language}): {w.message}")
         for w in summary.warnings
     )
+
+
+def _rerouted(retried: Output, first: Output, plan: Plan, other: Plan, target: str) -> Output:
+    """``retried`` with the REROUTED warning that says why ``plan`` was left."""
+    [looks, *_] = [
+        w.detected_language for w in first.warnings if w.code is d.WarningCode.WRONG_LANGUAGE
+    ]
+    models = "+".join(m.id for m in plan.models())
+    kind = other.kind.value if other.kind is not None else "another"
+    note = d.QualityWarning(
+        d.WarningCode.REROUTED,
+        f"the output of {models} read as {looks or 'another language'}, not {target}: "
+        f"redone on the {kind} route",
+        detected_language=looks,
+    )
+    return dataclasses.replace(retried, warnings=(note, *retried.warnings))
 
 
 def _has(output: Output, code: d.WarningCode) -> bool:

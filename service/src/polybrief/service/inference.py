@@ -89,6 +89,7 @@ class Runner:
         context: CallContext,
     ) -> list[Guarded]:
         """Translations of model-sized segments; repeated and cached segments cost nothing."""
+        context.check()  # a call that ended while its text was prepared does nothing more
         keys = [self.cache.key(loaded.spec.id, source, target, s) for s in segments]
         found = {key: self.cache.get(key) for key in dict.fromkeys(keys)}
         missing = [s for s, key in zip(segments, keys, strict=True) if found[key] is None]
@@ -116,9 +117,16 @@ class Runner:
         language: str,
         words: int,
         context: CallContext,
+        target: str | None = None,
     ) -> list[Guarded]:
+        """Summaries of ``texts`` (written in ``language``) in ``target`` (default: the
+        same language; another one needs a cross-lingual summariser)."""
         task = Task(
-            "summarize", language, language, words_to_tokens(words), self.max_generated_tokens
+            "summarize",
+            language,
+            target or language,
+            words_to_tokens(words),
+            self.max_generated_tokens,
         )
         return self._guarded(loaded, task, texts, context)
 
@@ -254,28 +262,36 @@ def summarize_sentences(
     language: str,
     max_words: int,
     context: CallContext,
+    target: str | None = None,
 ) -> Summary:
-    """Abstractive summary of any length of text by map-reduce over window-sized chunks.
+    """Abstractive summary of any length of text by map-reduce over window-sized chunks,
+    in ``target`` when given (a cross-lingual summariser), else in ``language``.
 
     Map: every chunk (consecutive sentences up to the window) is summarised. Reduce: the
-    partial summaries are summarised again until they fit one window. If a reduce round
-    does not shrink the text, the partial summaries are first narrowed extractively
-    (extract-then-abstract) so the loop always ends.
+    partial summaries are summarised again until they fit one window (cross-lingual: they
+    are in the target already, and are read as such where the model summarises it). If
+    a reduce round does not shrink the text, the partial summaries are first narrowed
+    extractively (extract-then-abstract) so the loop always ends.
     """
+    output_language = target or language
     window = loaded.max_input_tokens
     count = _counter(loaded, "summarize", language, None)
     chunks = [chunk.text for chunk in pack(sentences, count, window)]
     mapped = len(chunks)
     rounds = 0
+    reading = language
     while True:
         rounds += 1
-        results = runner.summarize(loaded, chunks, language, max_words, context)
+        results = runner.summarize(loaded, chunks, reading, max_words, context, output_language)
         if len(chunks) == 1:
             [final] = results
             confidence = checks.confidence(final.logprob)
             return Summary(final.text, mapped, rounds, confidence, final.warnings)
+        if loaded.spec.summarizes(output_language, output_language):
+            reading = output_language
+            count = _counter(loaded, "summarize", reading, None)
         outputs = [result.text for result in results]
-        partial = [s for out in outputs for s in split_sentences(out, language) if s.strip()]
+        partial = [s for out in outputs for s in split_sentences(out, output_language) if s.strip()]
         next_chunks = [chunk.text for chunk in pack(partial, count, window)]
         if len(next_chunks) >= len(chunks) or rounds >= MAX_REDUCE_ROUNDS:
             next_chunks = _narrow(partial, count, window)

@@ -15,7 +15,8 @@ from polybrief.service.models.catalog import Catalog, ModelSpec
 
 @dataclass(frozen=True)
 class Hop:
-    """One translation pass."""
+    """One translation pass: ``spec`` from ``source`` into ``target`` (a direct or
+    multilingual route has one, a pivot route two, through the pivot language)."""
 
     spec: ModelSpec
     source: str

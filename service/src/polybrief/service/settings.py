@@ -50,6 +50,19 @@ class Settings(BaseSettings):
         64, ge=1, description="Calls admitted at once; one more gets RESOURCE_EXHAUSTED at once."
     )
     max_batch: int = Field(32, ge=1, description="Segments per inference batch.")
+    inference_workers: int = Field(
+        1,
+        ge=1,
+        description="Inference threads taking batches side by side, never two of one model "
+        "(1: one batch at a time, all cores to it).",
+    )
+    leg_threads: int = Field(
+        32,
+        ge=1,
+        description="Threads running the parts of calls side by side (the translation legs "
+        "of a brief's languages, the items of a Translate call); they only wait on the "
+        "inference thread. 1 runs each call's parts one by one.",
+    )
     max_wait_ms: float = Field(4.0, ge=0, description="How long a segment waits to share a batch.")
     fill_wait_ms: float = Field(
         30.0,

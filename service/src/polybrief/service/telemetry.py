@@ -23,6 +23,10 @@ class Telemetry(Protocol):
     def output_warned(self, model: str, code: str) -> None:
         """An output of ``model`` carries a quality warning ``code``."""
 
+    def segments_dropped(self, count: int, reason: str) -> None:
+        """``count`` queued segments were dropped unrun: their call was "cancelled" or its
+        "deadline" passed."""
+
 
 class NoTelemetry:
     """Records nothing."""
@@ -36,4 +40,7 @@ class NoTelemetry:
         return None
 
     def output_warned(self, model: str, code: str) -> None:
+        return None
+
+    def segments_dropped(self, count: int, reason: str) -> None:
         return None

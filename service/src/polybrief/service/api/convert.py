@@ -40,6 +40,7 @@ _ROUTE = {
     d.RouteKind.DIRECT: pb.ROUTE_KIND_DIRECT,
     d.RouteKind.MULTILINGUAL: pb.ROUTE_KIND_MULTILINGUAL,
     d.RouteKind.PIVOT: pb.ROUTE_KIND_PIVOT,
+    d.RouteKind.CROSS_LINGUAL: pb.ROUTE_KIND_CROSS_LINGUAL,
 }
 _STATE = {
     d.ModelState.NOT_INSTALLED: pb.MODEL_STATE_NOT_INSTALLED,
@@ -142,6 +143,25 @@ def _translation(t: d.Translation) -> pb.Translation:
 def translate_response(value: d.TranslateResult) -> pb.TranslateResponse:
     translations = [_translation(t) for t in value.translations]
     return _message(pb.TranslateResponse, value, translations=translations)
+
+
+def summarize_event(value: d.SummarizeEvent) -> pb.SummarizeEvent:
+    if isinstance(value, d.Ready):
+        return pb.SummarizeEvent(brief=pb.BriefEvent(index=value.index, brief=_brief(value.output)))
+    done = _message(
+        pb.SummarizeDone,
+        value,
+        detected_language=detection(value.detected),
+        pipeline=_message(pb.PipelineReport, value.pipeline),
+    )
+    return pb.SummarizeEvent(done=done)
+
+
+def translate_event(value: d.TranslateEvent) -> pb.TranslateEvent:
+    if isinstance(value, d.Ready):
+        item = pb.TranslationEvent(index=value.index, translation=_translation(value.output))
+        return pb.TranslateEvent(translation=item)
+    return pb.TranslateEvent(done=_message(pb.TranslateDone, value))
 
 
 def detect_response(values: list[d.Detection]) -> pb.DetectLanguageResponse:

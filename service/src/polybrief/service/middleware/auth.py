@@ -23,6 +23,7 @@ import secrets
 import threading
 import time
 import tomllib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,10 @@ from polybrief.service.errors import PolybriefError, QuotaExceeded, Unauthentica
 from polybrief.service.middleware.handlers import (
     Behaviour,
     MethodInterceptor,
+    StreamBehaviour,
     refusing,
     with_behaviour,
+    with_stream_behaviour,
 )
 from polybrief.service.observability.logs import API_KEY_ID
 
@@ -223,15 +226,28 @@ class AuthInterceptor(MethodInterceptor):
             return refusing(handler, problem)
         if key is not None and handler.unary_unary is not None:
             return with_behaviour(handler, self._charging_characters(key, handler.unary_unary))
+        if key is not None and handler.unary_stream is not None:
+            return with_stream_behaviour(handler, self._charging_stream(key, handler.unary_stream))
         return handler
+
+    async def _charge(self, key: ApiKey, request: Any, context: grpc.aio.ServicerContext) -> None:
+        API_KEY_ID.set(key.id)
+        try:
+            self.quotas.charge(key, characters=input_characters(request))
+        except QuotaExceeded as exc:
+            await context.abort_with_status(to_status(exc))
 
     def _charging_characters(self, key: ApiKey, behaviour: Behaviour) -> Behaviour:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            API_KEY_ID.set(key.id)
-            try:
-                self.quotas.charge(key, characters=input_characters(request))
-            except QuotaExceeded as exc:
-                await context.abort_with_status(to_status(exc))
+            await self._charge(key, request, context)
             return await behaviour(request, context)
+
+        return call
+
+    def _charging_stream(self, key: ApiKey, behaviour: StreamBehaviour) -> StreamBehaviour:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await self._charge(key, request, context)
+            async for event in behaviour(request, context):
+                yield event
 
         return call

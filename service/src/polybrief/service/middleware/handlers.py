@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from polybrief.service.api.status import to_status
 
 Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamBehaviour = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
 
 
 def with_behaviour(handler: grpc.RpcMethodHandler, behaviour: Behaviour) -> grpc.RpcMethodHandler:
     """``handler`` (unary-unary) with ``behaviour`` in place of its own."""
     return grpc.unary_unary_rpc_method_handler(
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def with_stream_behaviour(
+    handler: grpc.RpcMethodHandler, behaviour: StreamBehaviour
+) -> grpc.RpcMethodHandler:
+    """``handler`` (unary-stream) with ``behaviour`` in place of its own."""
+    return grpc.unary_stream_rpc_method_handler(
         behaviour,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
@@ -28,6 +40,10 @@ def refusing(handler: grpc.RpcMethodHandler, problem: Exception) -> grpc.RpcMeth
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort_with_status(to_status(problem))
 
+    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await context.abort_with_status(to_status(problem))
+        yield  # unreachable: a generator, as the streaming interceptors expect
+
     options: dict[str, Any] = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
@@ -35,10 +51,10 @@ def refusing(handler: grpc.RpcMethodHandler, problem: Exception) -> grpc.RpcMeth
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(refuse, **options)
     if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(refuse, **options)
+        return grpc.unary_stream_rpc_method_handler(refuse_stream, **options)
     if handler.stream_unary is not None:
         return grpc.stream_unary_rpc_method_handler(refuse, **options)
-    return grpc.stream_stream_rpc_method_handler(refuse, **options)
+    return grpc.stream_stream_rpc_method_handler(refuse_stream, **options)
 
 
 class MethodInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]

@@ -6,15 +6,21 @@ are counted and logged too."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
 from polybrief.service.middleware.auth import input_characters
-from polybrief.service.middleware.handlers import MethodInterceptor, with_behaviour
+from polybrief.service.middleware.handlers import (
+    MethodInterceptor,
+    with_behaviour,
+    with_stream_behaviour,
+)
 from polybrief.service.observability.logs import API_KEY_ID, REQUEST_ID, REQUEST_ID_HEADER
 from polybrief.service.observability.metrics import Metrics
 
@@ -36,7 +42,8 @@ def _code_name(code: Any) -> str:
 
 
 class ObservingInterceptor(MethodInterceptor):
-    """Request ids, access logs and request metrics for the unary methods of ``service``."""
+    """Request ids, access logs and request metrics for the methods of ``service`` (unary
+    and server-streaming)."""
 
     def __init__(self, service: str, metrics: Metrics | None) -> None:
         self.prefix = f"/{service}/"
@@ -46,32 +53,53 @@ class ObservingInterceptor(MethodInterceptor):
         self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler:
         method: str = details.method
-        if handler.unary_unary is None or not method.startswith(self.prefix):
+        if not method.startswith(self.prefix):
             return handler
         rpc = method[len(self.prefix) :]
         call_id = request_id(details.invocation_metadata)
-        behaviour = handler.unary_unary
+        if handler.unary_unary is not None:
+            unary = handler.unary_unary
 
-        async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            token = REQUEST_ID.set(call_id)
-            started = time.perf_counter()
-            code = "OK"
-            try:
-                # trailing, not initial: early headers would commit the call and stop
-                # gRPC from retrying it on another server (errors add it in to_status)
-                context.set_trailing_metadata(((REQUEST_ID_HEADER, call_id),))
-                return await behaviour(request, context)
-            except asyncio.CancelledError:
-                code = "CANCELLED"
-                raise
-            except BaseException:
-                code = _code_name(context.code())
-                raise
-            finally:
-                self._record(rpc, code, time.perf_counter() - started, request, context)
-                REQUEST_ID.reset(token)
+            async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                with self._observing(rpc, call_id, request, context):
+                    return await unary(request, context)
 
-        return with_behaviour(handler, observed)
+            return with_behaviour(handler, observed)
+        if handler.unary_stream is not None:
+            stream = handler.unary_stream
+
+            async def streamed(
+                request: Any, context: grpc.aio.ServicerContext
+            ) -> AsyncIterator[Any]:
+                with self._observing(rpc, call_id, request, context):
+                    async for event in stream(request, context):
+                        yield event
+
+            return with_stream_behaviour(handler, streamed)
+        return handler
+
+    @contextlib.contextmanager
+    def _observing(
+        self, rpc: str, call_id: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> Iterator[None]:
+        """One call's request id, then its access-log line and metrics once it ends."""
+        token = REQUEST_ID.set(call_id)
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            # trailing, not initial: early headers would commit the call and stop gRPC
+            # from retrying it on another server (errors add it in to_status)
+            context.set_trailing_metadata(((REQUEST_ID_HEADER, call_id),))
+            yield
+        except (asyncio.CancelledError, GeneratorExit):
+            code = "CANCELLED"
+            raise
+        except BaseException:
+            code = _code_name(context.code())
+            raise
+        finally:
+            self._record(rpc, code, time.perf_counter() - started, request, context)
+            REQUEST_ID.reset(token)
 
     def _record(
         self, rpc: str, code: str, seconds: float, request: Any, context: grpc.aio.ServicerContext

@@ -12,6 +12,12 @@ is every token after the decoder start token up to and including the end-of-sequ
 token when the model chose it; tokens the model had no choice about are left out: a forced
 target-language token (CTranslate2's target prefix) and the end-of-sequence token
 transformers forces at the length limit. Nothing left (only forced tokens): 0.0.
+
+A summary's language is ``Task.target``: the source's own, or (a cross-lingual summariser
+such as CrossSum, whose language is its decoder start token) another one its catalogue
+entry's ``summary_targets`` lists. The decoder start token is never scored nor decoded.
+CTranslate2 cannot set the decoder start token per call, so CrossSum runs on
+transformers only (the catalogue refuses ``backend = "ctranslate2"`` for it).
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ class Task:
 
     kind: str  # "translate" or "summarize"
     source: str
-    target: str  # equals source for summaries
+    # the output language; for summaries the source's own, or another language a
+    # cross-lingual summariser writes (ModelSpec.summarizes(source, target))
+    target: str
     max_new_tokens: int | None = None
     token_cap: int | None = None  # the server's limit on tokens generated per segment
     # re-decode against loops: beam search (at least RETRY_BEAMS beams) with
@@ -127,11 +135,26 @@ def decoding_settings(
 
 
 def _prepare(
-    adapter: FamilyAdapter, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], task: Task
+    adapter: FamilyAdapter,
+    tokenizer: Any,
+    spec: ModelSpec,
+    texts: Sequence[str],
+    task: Task,
+    config: Any = None,
 ) -> Prepared:
+    """The family's inputs for ``task``; ``config`` the model's configuration, if loaded."""
     if task.kind == "translate":
         return adapter.prepare_translation(tokenizer, spec, texts, task.source, task.target)
-    return adapter.prepare_summary(tokenizer, spec, texts, task.source)
+    return adapter.prepare_summary(
+        tokenizer, spec, texts, task.source, target=task.target, config=config
+    )
+
+
+def _decode(tokenizer: Any, rows: Sequence[Sequence[int]], drop: frozenset[int]) -> list[str]:
+    """The texts of generated rows, special tokens and the ``drop`` ids left out."""
+    if drop:
+        rows = [[t for t in row if t not in drop] for row in rows]
+    return [str(t).strip() for t in tokenizer.batch_decode(rows, skip_special_tokens=True)]
 
 
 def _budget(spec: ModelSpec, task: Task, prepared: Prepared) -> int | None:
@@ -232,7 +255,9 @@ class TransformersBackend:
         import torch
         from transformers import LogitsProcessorList
 
-        prepared = _prepare(self.adapter, self.tokenizer, self.spec, texts, task)
+        prepared = _prepare(
+            self.adapter, self.tokenizer, self.spec, texts, task, config=self.model.config
+        )
         generation = self.model.generation_config
         settings = decoding_settings(
             self.spec,
@@ -260,10 +285,7 @@ class TransformersBackend:
         pad = generation.pad_token_id
         written = int((sequences != pad).sum()) if pad is not None else int(sequences.numel())
         return Generated(
-            [
-                str(t).strip()
-                for t in self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
-            ],
+            _decode(self.tokenizer, sequences.tolist(), prepared.drop_ids),
             int(prepared.inputs["attention_mask"].sum()),
             written,
             scores,
@@ -375,6 +397,13 @@ class CTranslate2Backend:
 
     def generate(self, texts: Sequence[str], task: Task) -> Generated:
         prepared = _prepare(self.adapter, self.tokenizer, self.spec, texts, task)
+        if "decoder_start_token_id" in prepared.generate_kwargs:
+            from polybrief.service.errors import UnsupportedRoute
+
+            raise UnsupportedRoute(
+                f"model {self.spec.id!r}: CTranslate2 cannot set the decoder start token "
+                "that picks this family's output language; serve it with transformers"
+            )
         ids, mask = prepared.inputs["input_ids"], prepared.inputs["attention_mask"]
         tokens = [
             self.tokenizer.convert_ids_to_tokens(row[: int(m.sum())].tolist())

@@ -20,7 +20,9 @@ CT2_FAMILIES.
 
 Family-specific keys: ``summary_prefix`` and ``translate_prefix`` (T5 prompts, with
 ``{source_name}``/``{target_name}`` placeholders), ``max_input_tokens`` (overrides the
-window read from the model's config).
+window read from the model's config), ``summary_targets`` (a cross-lingual summariser,
+family "crosssum": the languages it can write a summary in besides the source's own;
+``summary_languages`` are the sources it reads).
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ class CatalogError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One catalogue entry."""
+    """One catalogue entry, as the module docstring describes its keys: what the model is
+    (``family``, ``source``, ``revision``), what it serves (``tasks``, ``pairs`` or
+    ``languages``, ``summary_languages``, ``summary_targets``) and how it runs
+    (``backend``, ``compute_type``, ``generation``, ``max_input_tokens``)."""
 
     id: str
     family: str
@@ -57,6 +62,8 @@ class ModelSpec:
     pairs: tuple[tuple[str, str], ...] = ()
     languages: tuple[str, ...] = ()
     summary_languages: tuple[str, ...] = ()
+    # languages a cross-lingual summariser writes besides the source's own
+    summary_targets: tuple[str, ...] = ()
     preload: bool = False
     max_input_tokens: int | None = None
     summary_prefix: str = ""
@@ -77,12 +84,24 @@ class ModelSpec:
     def serves_pair(self, source: str, target: str) -> bool:
         return (source, target) in self.translation_pairs()
 
+    def summarizes(self, source: str, target: str) -> bool:
+        """Whether this model summarises text written in ``source`` into ``target``: its
+        own language, or (a cross-lingual summariser) one of ``summary_targets``."""
+        if "summarize" not in self.tasks or source not in self.summary_languages:
+            return False
+        return target == source or target in self.summary_targets
+
+    @property
+    def cross_lingual(self) -> bool:
+        """Whether this model summarises straight into another language."""
+        return bool(self.summary_targets)
+
     def all_languages(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for s, t in self.pairs:
             seen[s] = None
             seen[t] = None
-        for code in (*self.languages, *self.summary_languages):
+        for code in (*self.languages, *self.summary_languages, *self.summary_targets):
             seen[code] = None
         return tuple(seen)
 
@@ -151,6 +170,7 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
         "pairs",
         "languages",
         "summary_languages",
+        "summary_targets",
         "preload",
         "max_input_tokens",
         "summary_prefix",
@@ -185,6 +205,7 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
         raise CatalogError(f"{where}: a translation model needs `pairs` or `languages`")
     if "summarize" in tasks and not summary_languages:
         raise CatalogError(f"{where}: a summarisation model needs `summary_languages`")
+    summary_targets = _summary_targets(entry, where, family, tasks, summary_languages)
     source = str(entry["source"])
     local_path = _local_path(source, base_dir)
     generation = entry.get("generation", {})
@@ -197,8 +218,14 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
             f"{where}: unknown backend {backend!r}; supported: {', '.join(BACKENDS)}"
         )
     if backend == "ctranslate2" and family not in CT2_FAMILIES:
+        why = (
+            " (crosssum picks its output language by the decoder start token, which "
+            "CTranslate2 cannot set per call: use the transformers backend)"
+            if family == "crosssum"
+            else ""
+        )
         raise CatalogError(
-            f"{where}: the ctranslate2 backend is verified for {', '.join(CT2_FAMILIES)} only"
+            f"{where}: the ctranslate2 backend is verified for {', '.join(CT2_FAMILIES)} only" + why
         )
     return ModelSpec(
         id=model_id,
@@ -210,6 +237,7 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
         pairs=pairs,
         languages=languages,
         summary_languages=summary_languages,
+        summary_targets=summary_targets,
         preload=bool(entry.get("preload", False)),
         max_input_tokens=int(max_input) if max_input is not None else None,
         summary_prefix=str(entry.get("summary_prefix", "")),
@@ -219,6 +247,38 @@ def _parse_model(entry: Any, index: int, base_dir: Path) -> ModelSpec:
         backend=backend,
         compute_type=str(entry.get("compute_type", "auto")),
     )
+
+
+def _summary_targets(
+    entry: Mapping[str, Any],
+    where: str,
+    family: str,
+    tasks: tuple[str, ...],
+    summary_languages: tuple[str, ...],
+) -> tuple[str, ...]:
+    """The entry's ``summary_targets``, checked: codes of a summarising cross-lingual
+    family that can name every language it reads and writes."""
+    raw = entry.get("summary_targets", [])
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+        raise CatalogError(f"{where}: `summary_targets` must be a list of language codes")
+    targets = tuple(raw)
+    if targets and "summarize" not in tasks:
+        raise CatalogError(f"{where}: `summary_targets` needs the summarize task")
+    from polybrief.service.models.families import adapter_for
+
+    adapter = adapter_for(family)
+    if targets and not adapter.cross_lingual:
+        raise CatalogError(
+            f"{where}: `summary_targets` needs a cross-lingual summarisation family "
+            f"(crosssum); {family!r} writes summaries in the source's language only"
+        )
+    unnamed = adapter.unnamed_languages((*summary_languages, *targets))
+    if unnamed:
+        raise CatalogError(
+            f"{where}: the {family} family has no language name for {', '.join(unnamed)} "
+            "(in `summary_languages` or `summary_targets`)"
+        )
+    return targets
 
 
 def _local_path(source: str, base_dir: Path) -> Path | None:

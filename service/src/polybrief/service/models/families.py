@@ -14,6 +14,13 @@ How transformers v5 does it, and why this module does it differently:
 - The target language is the first generated token: ``forced_bos_token_id``.
 - Marian multi-target models expect a ``>>xxx<<`` token (ISO 639-3, or 639-1 in older
   models) as the first source token; MarianTokenizer keeps a leading ``>>…<<`` whole.
+- CrossSum (``csebuetnlp/mT5_m2m_crossSum``, family "crosssum") summarises straight into
+  another language: the input is the plain article (mT5, no prompt), and the summary's
+  language is the decoder START token (``decoder_start_token_id``), the token that the
+  checkpoint's ``config.task_specific_params["langid_map"][name]`` (``[index, token]``)
+  names for the language, e.g. ``"▁<extra_id_63>"``. Those tokens are ordinary vocabulary
+  pieces, which ``skip_special_tokens`` would decode as text: ``Prepared.drop_ids`` lists
+  them for the backends to remove.
 
 Nothing is ever truncated: the engine chunks text to the window first, using
 ``count_tokens``, which counts exactly what ``prepare_*`` feeds the model.
@@ -21,7 +28,8 @@ Nothing is ever truncated: the engine chunks text to the window first, using
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +53,10 @@ MBART50_CODES = _table("language_codes_mbart50.txt")
 # ISO 639-1 → NLLB-200 (FLORES-200) code (the file says how macrolanguages map).
 NLLB_CODES = _table("language_codes_nllb.txt")
 
+# ISO 639 code → CrossSum (XL-Sum) language name, all 45 languages (the file says which
+# script zh and sr take); the keys of the checkpoint's langid_map.
+CROSSSUM_NAMES = _table("language_names_crosssum.txt")
+
 # Marian (OPUS-MT / Tatoeba) target tokens besides >>{ISO 639-3}<< and >>{ISO 639-1}<<,
 # for macrolanguages whose models name the individual language or script.
 MARIAN_EXTRA_TARGETS: dict[str, tuple[str, ...]] = {
@@ -64,11 +76,15 @@ class Prepared:
     """Model inputs ready for ``model.generate(**inputs, **generate_kwargs)``.
 
     ``inputs`` holds ``input_ids`` and ``attention_mask`` tensors (padded, never truncated);
-    ``generate_kwargs`` e.g. ``{"forced_bos_token_id": 123}``, empty when none.
+    ``generate_kwargs`` e.g. ``{"forced_bos_token_id": 123}`` or (CrossSum)
+    ``{"decoder_start_token_id": 123}``, empty when none. ``drop_ids``: token ids that are
+    no part of any output's text (CrossSum's language tokens, ordinary vocabulary pieces
+    that ``skip_special_tokens`` keeps), removed before decoding.
     """
 
     inputs: dict[str, Any]
     generate_kwargs: dict[str, Any] = field(default_factory=dict)
+    drop_ids: frozenset[int] = frozenset()
 
 
 def _token_id(tokenizer: Any, token: str) -> int | None:
@@ -87,6 +103,15 @@ def _check_pair(spec: ModelSpec, source: str, target: str) -> None:
         )
 
 
+def _check_summary(spec: ModelSpec, source: str, target: str) -> None:
+    if not spec.summarizes(source, target):
+        into = ", ".join(spec.summary_targets) or f"only the source's own ({source})"
+        raise UnsupportedRoute(
+            f"model {spec.id!r} does not summarise {source} text into {target}; "
+            f"it reads {', '.join(spec.summary_languages) or 'nothing'} and writes {into}"
+        )
+
+
 class FamilyAdapter:
     """What the engine needs from a family: ``generate``'s inputs and token counts.
 
@@ -96,8 +121,15 @@ class FamilyAdapter:
     is fed.
     """
 
+    #: whether the family summarises into another language than the source's
+    cross_lingual = False
+
     def __init__(self, name: str) -> None:
         self.name = name
+
+    def unnamed_languages(self, codes: Sequence[str]) -> list[str]:
+        """The codes this family has no language for (a cross-lingual family's table)."""
+        return []
 
     def _input_ids(
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str | None
@@ -117,10 +149,33 @@ class FamilyAdapter:
         return self._prepare(tokenizer, spec, texts, source, target)
 
     def prepare_summary(
-        self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], language: str
+        self,
+        tokenizer: Any,
+        spec: ModelSpec,
+        texts: Sequence[str],
+        language: str,
+        target: str | None = None,
+        config: Any = None,
     ) -> Prepared:
-        """Inputs summarising ``texts`` written in ``language``."""
-        return self._prepare(tokenizer, spec, texts, language, None)
+        """Inputs summarising ``texts`` written in ``language`` into ``target`` (None or
+        ``language`` itself: a summary in ``language``). Another target needs a
+        cross-lingual family and an entry whose ``summarizes(language, target)``;
+        otherwise :class:`UnsupportedRoute`. ``config`` is the model's configuration
+        (CrossSum reads its language tokens there; read from the tokenizer's directory
+        when None)."""
+        if target is not None and target != language:
+            if not self.cross_lingual:
+                raise UnsupportedRoute(
+                    f"model {spec.id!r} ({self.name}) summarises in the source's language "
+                    f"only, not {language} into {target}"
+                )
+            _check_summary(spec, language, target)
+        prepared = self._prepare(tokenizer, spec, texts, language, None)
+        return self._into(prepared, tokenizer, target or language, config)
+
+    def _into(self, prepared: Prepared, tokenizer: Any, target: str, config: Any) -> Prepared:
+        """``prepared`` (a summary's inputs) writing ``target``: as it is, by default."""
+        return prepared
 
     def count_tokens(
         self,
@@ -277,6 +332,107 @@ class LanguageTokenFamily(FamilyAdapter):
         return {"forced_bos_token_id": self.language_id(tokenizer, language)}
 
 
+def crosssum_langid_map(config: Any) -> dict[str, str]:
+    """CrossSum's language name → target-language token, from a model configuration (or
+    its ``config.json`` as a dict): ``task_specific_params["langid_map"]``, whose values
+    are ``[index, token]`` (``"english": [8, "▁<extra_id_57>"]``).
+
+    Raises:
+        UnsupportedRoute: the configuration has no such map, or a malformed one.
+    """
+    params = (
+        config.get("task_specific_params")
+        if isinstance(config, Mapping)
+        else getattr(config, "task_specific_params", None)
+    )
+    langid = params.get("langid_map") if isinstance(params, Mapping) else None
+    if not isinstance(langid, Mapping) or not langid:
+        raise UnsupportedRoute(
+            "the model's config has no task_specific_params['langid_map'] (CrossSum's "
+            "language tokens): not a CrossSum checkpoint?"
+        )
+    tokens: dict[str, str] = {}
+    for name, value in langid.items():
+        pair = isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
+        token = value[1] if pair else value
+        if not isinstance(token, str) or not token:
+            raise UnsupportedRoute(
+                f"the model's langid_map[{name!r}] is {value!r}; expected [index, token]"
+            )
+        tokens[str(name)] = token
+    return tokens
+
+
+@functools.lru_cache(maxsize=16)
+def _saved_config(path: str) -> Any:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(path, local_files_only=True)
+
+
+def _config_beside(tokenizer: Any) -> Any:
+    """The configuration saved with the checkpoint the tokenizer was loaded from."""
+    path = str(getattr(tokenizer, "name_or_path", "") or "")
+    try:
+        return _saved_config(path)
+    except Exception as exc:  # no readable config there
+        raise UnsupportedRoute(
+            f"no model config found beside the tokenizer ({path!r}) to read CrossSum's "
+            "language tokens from; pass the model's config"
+        ) from exc
+
+
+class CrossSumFamily(PromptFamily):
+    """CrossSum: mT5 inputs (the text, ``</s>``; a ``summary_prefix`` if the entry has
+    one), the summary's language chosen by the decoder start token that the model's
+    ``langid_map`` names for it, in its own language as into any other."""
+
+    cross_lingual = True
+
+    def __init__(self) -> None:
+        super().__init__("crosssum")
+
+    def unnamed_languages(self, codes: Sequence[str]) -> list[str]:
+        return [code for code in dict.fromkeys(codes) if code not in CROSSSUM_NAMES]
+
+    def language_token(self, config: Any, language: str) -> str:
+        """The token of ``language`` in the model's langid_map."""
+        name = CROSSSUM_NAMES.get(language)
+        if name is None:
+            raise UnsupportedRoute(
+                f"crosssum has no language for {language!r}; it writes "
+                f"{', '.join(sorted(CROSSSUM_NAMES))}"
+            )
+        tokens = crosssum_langid_map(config)
+        if name not in tokens:
+            raise UnsupportedRoute(
+                f"the model's langid_map has no {name!r} (for {language!r}); "
+                f"it has {', '.join(sorted(tokens))}"
+            )
+        return tokens[name]
+
+    def language_id(self, tokenizer: Any, config: Any, language: str) -> int:
+        """The decoder start token id making a summary ``language``."""
+        token = self.language_token(config, language)
+        token_id = _token_id(tokenizer, token)
+        if token_id is None:
+            raise UnsupportedRoute(
+                f"the crosssum tokenizer has no token {token!r} (the langid_map's for {language!r})"
+            )
+        return token_id
+
+    def _into(self, prepared: Prepared, tokenizer: Any, target: str, config: Any) -> Prepared:
+        """The decoder starts with ``target``'s token; no language token is ever output."""
+        config = _config_beside(tokenizer) if config is None else config
+        start = self.language_id(tokenizer, config, target)
+        ids = (_token_id(tokenizer, t) for t in crosssum_langid_map(config).values())
+        return Prepared(
+            prepared.inputs,
+            {"decoder_start_token_id": start},
+            frozenset(i for i in ids if i is not None),
+        )
+
+
 _ADAPTERS: dict[str, FamilyAdapter] = {
     "marian": MarianFamily(),
     "m2m100": LanguageTokenFamily("m2m100", None, "__{}__"),
@@ -284,6 +440,7 @@ _ADAPTERS: dict[str, FamilyAdapter] = {
     "mbart50": LanguageTokenFamily("mbart50", MBART50_CODES, "{}"),
     "t5": PromptFamily("t5"),
     "mt5": PromptFamily("mt5"),
+    "crosssum": CrossSumFamily(),
     "bart": PlainFamily("bart"),
     "pegasus": PlainFamily("pegasus"),
 }

@@ -251,6 +251,17 @@ def _mbart50(out: Path, processor: Any) -> None:
     _build(out, tokenizer, MBartConfig, MBartForConditionalGeneration, **_ids(tokenizer, "eos"))
 
 
+# The tiny T5-family size (t5, mt5, crosssum).
+T5_SHAPE: dict[str, Any] = {
+    "d_model": 32,
+    "d_ff": 64,
+    "d_kv": 16,
+    "num_layers": 1,
+    "num_decoder_layers": 1,
+    "num_heads": 2,
+}
+
+
 def _t5(out: Path, processor: Any, multilingual: bool) -> None:
     from transformers import (
         MT5Config,
@@ -270,16 +281,40 @@ def _t5(out: Path, processor: Any, multilingual: bool) -> None:
     )
     config = config_class(
         vocab_size=len(tokenizer),
-        d_model=32,
-        d_ff=64,
-        d_kv=16,
-        num_layers=1,
-        num_decoder_layers=1,
-        num_heads=2,
+        **T5_SHAPE,
         tie_word_embeddings=not multilingual,
         **_ids(tokenizer, "pad"),
     )
     model = model_class(config)
+    _save(out, model, tokenizer, tokenizer.all_special_ids)
+
+
+# The tiny CrossSum's languages (XL-Sum names, as in the real langid_map) and tokens:
+# ordinary vocabulary pieces, as in the real mT5 vocabulary; ids read from the config.
+CROSSSUM_LANGUAGES = {"en": "english", "fr": "french", "ru": "russian", "es": "spanish"}
+
+
+def _crosssum(out: Path, processor: Any) -> None:
+    """mT5-shaped, like ``csebuetnlp/mT5_m2m_crossSum``: the T5 tokenizer class, the
+    ``task_specific_params["langid_map"]`` of language name → ``[index, "▁<extra_id_N>"]``
+    (the tokens appended to the vocabulary as pieces), decoder start ``<pad>`` by default."""
+    from transformers import MT5Config, MT5ForConditionalGeneration, T5Tokenizer
+
+    pieces = _pieces(processor)
+    floor = min(score for _, score in pieces) - 1.0
+    tokens = [f"\u2581<extra_id_{60 + index}>" for index in range(len(CROSSSUM_LANGUAGES))]
+    langid_map: dict[str, list[Any]] = {
+        name: [index, tokens[index]] for index, name in enumerate(CROSSSUM_LANGUAGES.values())
+    }
+    pieces += [(token, floor) for token in tokens]
+    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=WINDOW)
+    config = MT5Config(vocab_size=len(tokenizer), **T5_SHAPE, **_ids(tokenizer, "pad"))
+    config.task_specific_params = {"langid_map": langid_map}  # kept in config.json
+    model = MT5ForConditionalGeneration(config)
+    # v5 always ties mT5's embeddings: zeroing the language tokens' output rows would zero
+    # their input embeddings too and make every target start alike. The checkpoint's
+    # generation config suppresses them instead (random weights favour them).
+    model.generation_config.suppress_tokens = [tokenizer.convert_tokens_to_ids(t) for t in tokens]
     _save(out, model, tokenizer, tokenizer.all_special_ids)
 
 
@@ -400,6 +435,17 @@ def make_tiny(out_dir: Path) -> Path:
     add("tiny-nllb", "nllb", _nllb, bpe_bytes, **_translating(languages=["en", "fr", "ru", "uk"]))
     mbart50 = _translating(languages=["en", "fr", "ru", "ja"])
     add("tiny-mbart50", "mbart50", _mbart50, processor, **mbart50)
+    crosssum = list(CROSSSUM_LANGUAGES)
+    add(
+        "tiny-crosssum",  # last: same-language routes keep their tiny models
+        "crosssum",
+        _crosssum,
+        t5_processor,
+        tasks=SUMMARIZE,
+        summary_languages=crosssum,
+        summary_targets=crosssum,
+        max_input_tokens=WINDOW,  # relative positions: the config sets no limit
+    )
 
     catalog = out_dir / "catalog.toml"
     header = (

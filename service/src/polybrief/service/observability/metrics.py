@@ -78,6 +78,12 @@ class Metrics:
         self.warnings = Counter(
             "polybrief_warnings", "Quality warnings on outputs.", ["model", "code"], registry=r
         )
+        self.dropped = Counter(
+            "polybrief_dropped_segments",
+            "Queued segments dropped unrun: their call was cancelled or its deadline passed.",
+            ["reason"],
+            registry=r,
+        )
         self.model_load = histogram(
             "model_load_seconds", "Model load time.", ["model", "outcome"], LOAD_BUCKETS
         )
@@ -114,6 +120,9 @@ class Metrics:
 
     def output_warned(self, model: str, code: str) -> None:
         self.warnings.labels(model, code).inc()
+
+    def segments_dropped(self, count: int, reason: str) -> None:
+        self.dropped.labels(reason).inc(count)
 
     def serve(self, host: str, port: int) -> tuple[Any, int]:
         """Starts the /metrics HTTP endpoint; returns the server and its port."""

@@ -52,6 +52,7 @@ def build_engine(settings: Settings, telemetry: Telemetry | None = None) -> Engi
         max_wait_s=settings.max_wait_ms / 1000,
         fill_wait_s=settings.fill_wait_ms / 1000,
         max_queue=settings.max_queue,
+        workers=settings.inference_workers,
         telemetry=telemetry,
     )
     runner = Runner(
@@ -66,6 +67,7 @@ def build_engine(settings: Settings, telemetry: Telemetry | None = None) -> Engi
         limits=limits(settings),
         runner=runner,
         low_confidence=settings.low_confidence,
+        legs=ThreadPoolExecutor(settings.leg_threads, thread_name_prefix="polybrief-leg"),
     )
 
 
