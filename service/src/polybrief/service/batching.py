@@ -9,12 +9,11 @@ taken. The queue is
 bounded: past ``max_queue`` segments, submission fails with Overloaded (RESOURCE_EXHAUSTED
 with RetryInfo) at once.
 
-By default one inference thread (using all torch/CTranslate2 threads) keeps inference
-threads plus server threads within the cores; request threads only wait. With
-``workers`` > 1, that many inference threads take batches side by side, never two of the
-same model at once: the legs of a brief (one model per language pair) then overlap
-instead of queueing behind each other (worth it where one batch leaves the cores or the
-GPU partly idle).
+``workers`` inference threads (each batch using all torch/CTranslate2 threads) take
+batches side by side, never two of the same model at once: the legs of a brief (one model
+per language pair) overlap instead of queueing behind each other, which pays where one
+small batch leaves the cores (or the GPU) partly idle; one model's batches still run one
+after another. Request threads only wait.
 """
 
 from __future__ import annotations
@@ -59,7 +58,7 @@ class BatchStats:
 
 
 class Batcher:
-    """Merges segments of concurrent requests into batches on one inference thread."""
+    """Merges segments of concurrent requests into batches on ``workers`` inference threads."""
 
     def __init__(
         self,
@@ -178,43 +177,47 @@ class Batcher:
     def _take(self) -> list[_Job] | None:
         with self._cond:
             while True:
-                if self._closed and not self._queue:
-                    return None
-                first = next((j for j in self._queue if j.model not in self._busy), None)
-                if first is not None:
-                    break
-                self._cond.wait()
-            started = time.monotonic()
-            # Closed-loop clients come back a few milliseconds after their answer; waiting
-            # (at most fill_wait_s) until the batch matches the recent concurrency keeps them
-            # in step instead of splitting them into alternating half-full batches. With one
-            # caller the target is 1 and nothing waits.
-            target = min(self.max_batch, max(1, self._recent_concurrency(started)))
-            while not self._closed:
-                now = time.monotonic()
-                same = sum(
-                    1 for j in self._queue if j.model == first.model and j.task == first.task
-                )
-                if same >= target:
-                    break
-                left = max(first.enqueued + self.max_wait_s, started + self.fill_wait_s) - now
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            batch: list[_Job] = []
-            rest: deque[_Job] = deque()
-            for job in self._queue:
-                if (
-                    len(batch) < self.max_batch
-                    and job.model == first.model
-                    and job.task == first.task
-                ):
-                    batch.append(job)
-                else:
-                    rest.append(job)
-            self._queue = rest
+                batch = self._next_batch()
+                if batch is None or batch:
+                    return batch
+                # the segment it waited for left while it waited (its call was cancelled)
+
+    def _next_batch(self) -> list[_Job] | None:
+        """The next batch (empty when the segment it waited for left the queue meanwhile);
+        None once closed and drained. Called with the lock held."""
+        while True:
+            if self._closed and not self._queue:
+                return None
+            first = next((j for j in self._queue if j.model not in self._busy), None)
+            if first is not None:
+                break
+            self._cond.wait()
+        started = time.monotonic()
+        # Closed-loop clients come back a few milliseconds after their answer; waiting
+        # (at most fill_wait_s) until the batch matches the recent concurrency keeps them
+        # in step instead of splitting them into alternating half-full batches. With one
+        # caller the target is 1 and nothing waits.
+        target = min(self.max_batch, max(1, self._recent_concurrency(started)))
+        while not self._closed:
+            now = time.monotonic()
+            same = sum(1 for j in self._queue if j.model == first.model and j.task == first.task)
+            if same >= target:
+                break
+            left = max(first.enqueued + self.max_wait_s, started + self.fill_wait_s) - now
+            if left <= 0:
+                break
+            self._cond.wait(left)
+        batch: list[_Job] = []
+        rest: deque[_Job] = deque()
+        for job in self._queue:
+            if len(batch) < self.max_batch and job.model == first.model and job.task == first.task:
+                batch.append(job)
+            else:
+                rest.append(job)
+        self._queue = rest
+        if batch:
             self._busy.add(first.model)
-            return batch
+        return batch
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
