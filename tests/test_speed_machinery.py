@@ -163,6 +163,48 @@ def test_workers_overlap_batches_of_different_models_never_of_one() -> None:
     assert held.seen == ["a1", "a2"]
 
 
+class CountingBackend:
+    """Records how many of its batches run at once (each one yields the processor)."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def generate(self, texts: list[str], task: Task) -> Generated:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.001)  # long enough for another worker to start a batch, if it could
+        with self.lock:
+            self.running -= 1
+        return Generated(list(texts), len(texts), len(texts))
+
+
+def test_two_workers_never_run_two_batches_of_one_model() -> None:
+    """Closed-loop callers of one model, two workers both waiting for a batch to fill:
+    the model's batches still run one at a time, and every caller gets its own outputs."""
+    batcher = Batcher(max_batch=32, max_wait_s=0.0, fill_wait_s=0.01, max_queue=10_000, workers=2)
+    backend = CountingBackend()
+    task = Task("translate", "en", "fr")
+
+    def caller(i: int) -> list[str]:
+        return [
+            batcher.run(backend, "m", task, [f"{i}-{j}"], CallContext())[0].text for j in range(20)
+        ]
+
+    try:
+        with ThreadPoolExecutor(24) as pool:
+            results = list(pool.map(caller, range(24)))
+    finally:
+        batcher.close()
+    assert results == [[f"{i}-{j}" for j in range(20)] for i in range(24)]
+    assert batcher.stats.batches > 1
+    assert backend.most == 1
+
+
 def test_full_queue_is_overloaded_not_queued_forever() -> None:
     batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=3, workers=1)
     backend = GatedBackend()

@@ -180,11 +180,12 @@ class Batcher:
                 batch = self._next_batch()
                 if batch is None or batch:
                     return batch
-                # the segment it waited for left while it waited (its call was cancelled)
+                # its segment left, or its model got busy, while it waited: choose again
 
     def _next_batch(self) -> list[_Job] | None:
-        """The next batch (empty when the segment it waited for left the queue meanwhile);
-        None once closed and drained. Called with the lock held."""
+        """The next batch; empty when, while it waited, the segment it waited for left the
+        queue or another worker took a batch of its model; None once closed and drained.
+        Called with the lock held."""
         while True:
             if self._closed and not self._queue:
                 return None
@@ -207,6 +208,8 @@ class Batcher:
             if left <= 0:
                 break
             self._cond.wait(left)
+        if first.model in self._busy:  # another worker took this model's batch meanwhile
+            return []
         batch: list[_Job] = []
         rest: deque[_Job] = deque()
         for job in self._queue:
