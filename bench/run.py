@@ -35,6 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import briefs
+import markup
 import models
 from serving import served
 
@@ -350,6 +351,12 @@ def main() -> None:
         *brief_rows,
         "",
         "`" + brief_targets + "`",
+        "",
+        "Formatted input (`bench/markup.py`): the real HTML page and Markdown file of "
+        "tests/data through the markup handling with an identity translator (the cost of "
+        "masking, verifying and rebuilding, without a model).",
+        "",
+        *markup.table(markup.overhead()),
         "",
         f"Service RSS with the model loaded, idle: {idle_rss:.0f} MB; peak during the run: {peak_rss:.0f} MB.",
         f"c1 latency: service p50 {c1['p50'] * 1000:.0f} ms vs engine {ct2['one_latency'] * 1000:.0f} ms "

@@ -530,6 +530,30 @@ CASES: dict[str, Case] = {
     "translate/padded-model-id": _into_french(
         _translate(TEXT, target_language="fr", source_language="en", model=" tiny-marian-en-fr ")
     ),
+    # -- formats: an unknown MIME type; markup counts towards the limits
+    "translate/unknown-mime-type": Case(
+        "Translate",
+        _translate(TEXT, target_language="fr", mime_type="application/pdf"),
+        INVALID,
+        ("mime_type",),
+    ),
+    "summarize/unknown-mime-type": Case(
+        "Summarize", _summarize(mime_type="text/rtf"), INVALID, ("mime_type",)
+    ),
+    "translate/markup-alone-over-the-item-limit": Case(
+        "Translate",
+        _translate(
+            "<span></span>" * 1600 + "<p>Ships.</p>", target_language="fr", mime_type="text/html"
+        ),
+        INVALID,
+        ("texts[0]",),
+    ),
+    "summarize/html-without-readable-text": Case(
+        "Summarize",
+        _summarize("<script>var a = 1;</script><style>p {}</style>", mime_type="text/html"),
+        INVALID,
+        ("text",),
+    ),
     # -- glossaries: size, empty and duplicated sources, long terms, bad bytes
     "translate/glossary-too-many-terms": Case(
         "Translate",

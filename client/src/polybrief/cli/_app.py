@@ -87,6 +87,34 @@ GlossaryIgnoreCase = Annotated[
 ]
 
 
+Format = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        metavar="html|markdown|text",
+        help="Format of the input (default: guessed from the article file's extension, "
+        ".html/.htm → html, .md/.markdown → markdown; else text). HTML and Markdown are "
+        "translated with their structure kept; briefs are plain text.",
+        show_default=False,
+    ),
+]
+_FORMATS = {"html": "text/html", "markdown": "text/markdown", "text": "text/plain"}
+_EXTENSIONS = {".html": "html", ".htm": "html", ".xhtml": "html", ".md": "markdown"}
+_EXTENSIONS[".markdown"] = "markdown"
+
+
+def _mime_type(chosen: str | None, file: str | None = None) -> str:
+    """The MIME type of ``--format`` (else guessed from ``file``'s extension)."""
+    if chosen is None:
+        suffix = os.path.splitext(file or "")[1].lower()
+        chosen = _EXTENSIONS.get(suffix, "text")
+    if chosen not in _FORMATS:
+        raise typer.BadParameter(
+            f"{chosen!r} is not one of {', '.join(_FORMATS)}", param_hint="--format"
+        )
+    return _FORMATS[chosen]
+
+
 def _glossary(file: str | None) -> list[GlossaryTerm] | None:
     """The terms of ``--glossary FILE`` (None without one); a bad file is bad usage."""
     if file is None:
@@ -110,11 +138,13 @@ def _summary_command(name: str, *, to: str, to_help: str, file_help: str, doc: s
         server: Server = None,
         glossary: GlossaryFile = None,
         glossary_ignore_case: GlossaryIgnoreCase = False,
+        format_: Format = None,
         timeout: Timeout = 120.0,
         json_out: Json = False,
     ) -> None:
         text = read_text(file)
         options: dict[str, Any] = {
+            "mime_type": _mime_type(format_, file),
             "to": language_list(to),
             "source": lang,
             "max_words": words,
@@ -167,13 +197,18 @@ def translate(
     model: Annotated[str | None, typer.Option(help="Catalogue id of the model to use.")] = None,
     glossary: GlossaryFile = None,
     glossary_ignore_case: GlossaryIgnoreCase = False,
+    format_: Format = None,
     server: Server = None,
     timeout: Timeout = 60.0,
     json_out: Json = False,
 ) -> None:
-    """Translate texts; exits 3 when some could not be translated."""
+    """Translate texts; exits 3 when some could not be translated.
+
+    With --format html or markdown, a ``-`` reads one whole document from standard input.
+    """
     terms = _glossary(glossary)
-    items = expand_stdin(texts)
+    mime_type = _mime_type(format_)
+    items = expand_stdin(texts) if mime_type == "text/plain" else _whole(texts)
     with connect(ctx, server, timeout) as client:
         results = client.translate(
             items,
@@ -182,6 +217,7 @@ def translate(
             model=model,
             glossary=terms,
             glossary_ignore_case=glossary_ignore_case,
+            mime_type=mime_type,
         )
     if json_out:
         render.print_json(results)
@@ -189,6 +225,11 @@ def translate(
         render.translations(render.stdout(), results)
     if any(r.error for r in results):
         raise typer.Exit(EXIT_ITEM_ERRORS)
+
+
+def _whole(texts: list[str]) -> list[str]:
+    """The texts as given, ``-`` read from standard input as one document."""
+    return [read_text(text) if text == "-" else text for text in texts]
 
 
 @app.command()

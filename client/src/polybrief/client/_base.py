@@ -225,6 +225,7 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         translation_model: str | None = None,
         glossary: t.Glossary | None = None,
         glossary_ignore_case: bool = False,
+        mime_type: str | None = None,
         timeout: float | None = None,
     ) -> Call[t.SummarizeResult]:
         """Briefs of ``text``, one per language of ``to`` in order (default: the source's).
@@ -237,9 +238,11 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         verbatim (whole words, longest match first; case-insensitively with
         ``glossary_ignore_case``). A brief that cannot be made carries an ``ItemError``
         instead of failing the call; each brief has a ``confidence``, ``warnings`` and its
-        ``applied_terms``.
+        ``applied_terms``. ``mime_type`` "text/html" or "text/markdown" briefs the
+        document's readable text (default "text/plain"); briefs are plain text.
         """
         request = c.summarize_request(text, to, source, max_words, mode, model, translation_model)
+        request.mime_type = mime_type or ""
         c.add_glossary(request, glossary, glossary_ignore_case)
         return self._call(self._stub.Summarize, request, c.summarize_result, timeout)
 
@@ -252,6 +255,7 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         model: str | None = None,
         glossary: t.Glossary | None = None,
         glossary_ignore_case: bool = False,
+        mime_type: str | None = None,
         timeout: float | None = None,
     ) -> Call[list[t.Translation]]:
         """Translations of ``texts`` into ``to``, one per text, in order.
@@ -262,9 +266,12 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         comes out as the glossary says, verbatim (whole words, longest match first;
         case-insensitively with ``glossary_ignore_case``). A text that cannot be translated
         carries an ``ItemError`` instead of failing the call; each translation has a
-        ``confidence``, ``warnings`` and its ``applied_terms``.
+        ``confidence``, ``warnings`` and its ``applied_terms``. ``mime_type``
+        "text/html" or "text/markdown" translates documents with their structure kept
+        (default "text/plain"; see the proto's ``TranslateRequest.mime_type``).
         """
         request = c.translate_request(texts, to, source, model)
+        request.mime_type = mime_type or ""
         c.add_glossary(request, glossary, glossary_ignore_case)
         return self._call(self._stub.Translate, request, c.translate_result, timeout)
 

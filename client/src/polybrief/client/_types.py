@@ -52,6 +52,7 @@ WARNING_CODES = (
     "LOW_CONFIDENCE",
     "TERM_NOT_APPLIED",
     "REROUTED",
+    "MARKUP_FALLBACK",
 )
 
 
@@ -66,7 +67,9 @@ class QualityWarning:
     (``confidence`` under the server's threshold), "TERM_NOT_APPLIED" (a glossary term
     could not be kept as asked), "REROUTED" (the first route's output was in the wrong
     language and was redone on another route; ``detected_language`` is what it looked
-    like); a newer server may send other codes.
+    like), "MARKUP_FALLBACK" (HTML/Markdown whose inline markup did not survive the model in
+    some units, translated piece by piece there instead); a newer server may send other
+    codes.
     """
 
     code: str

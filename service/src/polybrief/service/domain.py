@@ -91,6 +91,11 @@ class PipelineReport:
     reduce_rounds: int = 0
 
 
+PLAIN, HTML, MARKDOWN = "text/plain", "text/html", "text/markdown"
+#: The formats requests may declare (``mime_type``).
+MIME_TYPES = (PLAIN, HTML, MARKDOWN)
+
+
 class WarningCode(enum.Enum):
     """What a QualityWarning says about an output (the proto's ``QualityWarning.code``)."""
 
@@ -101,6 +106,7 @@ class WarningCode(enum.Enum):
     LOW_CONFIDENCE = "LOW_CONFIDENCE"  # confidence under the server's threshold
     TERM_NOT_APPLIED = "TERM_NOT_APPLIED"  # a glossary term could not be kept as asked
     REROUTED = "REROUTED"  # the first route's output failed the language check; redone
+    MARKUP_FALLBACK = "MARKUP_FALLBACK"  # inline markup translated piece by piece
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,7 @@ class SummarizeRequest:
     translation_model: str = ""
     glossary: tuple[GlossaryTerm, ...] = ()
     glossary_ignore_case: bool = False
+    mime_type: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,6 +186,7 @@ class TranslateRequest:
     model: str = ""
     glossary: tuple[GlossaryTerm, ...] = ()
     glossary_ignore_case: bool = False
+    mime_type: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from polybrief.service import domain as d
 from polybrief.service.context import NO_CONTEXT, CallContext
@@ -46,6 +46,9 @@ from polybrief.service.routing import Plan, candidate_plans, plan_translation, s
 from polybrief.service.text.clean import has_letters
 from polybrief.service.text.detect import detect_language
 from polybrief.service.text.extractive import extract
+from polybrief.service.text.markup import Placeholders
+from polybrief.service.text.markup import html as markup_html
+from polybrief.service.text.markup import markdown as markup_markdown
 from polybrief.service.text.segment import Document, build_document, join_document
 from polybrief.service.validation import (
     CleanSummarize,
@@ -56,6 +59,12 @@ from polybrief.service.validation import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: The formatted inputs and their modules (``text.markup``).
+MARKUP: dict[str, Any] = {d.HTML: markup_html, d.MARKDOWN: markup_markdown}
+#: Languages written right to left: their HTML root gets dir="rtl".
+RTL = frozenset({"ar", "he", "fa", "ur"})
+# Markup placeholders are sentinels numbered from here, apart from the glossary's.
+MARKUP_SENTINELS = 500
 
 Detector = Callable[[str], d.Detection]
 # Errors that end the whole request, not just the output they happened in.
@@ -128,7 +137,7 @@ class Engine:
 
         def item(text: str) -> Part[d.Translation]:
             return lambda part: self._translate_item(
-                text, req.source_language, req.target_language, forced, terms, part
+                text, req.source_language, req.target_language, forced, terms, part, req.mime_type
             )
 
         def events() -> Iterator[d.TranslateEvent]:
@@ -147,18 +156,25 @@ class Engine:
         forced: ModelSpec | None,
         terms: Terms,
         context: CallContext,
+        mime_type: str = d.PLAIN,
     ) -> d.Translation:
+        readable = text if mime_type == d.PLAIN else MARKUP[mime_type].plain_text(text)
         detected = None
         if not source:
-            detected = self.detector(text)
+            detected = self.detector(readable)
             source = detected.language
-        if not has_letters(text) or not source:
-            applied = _found(text, terms)
+        if not has_letters(readable) or not source:
+            applied = _found(readable, terms)
             route = d.Route(d.RouteKind.IDENTITY)
             return d.Translation(
                 text, source, route, detected, confidence=1.0, applied_terms=applied
             )
-        outcome = self._translated(text, source, target, forced, "model", terms, context)
+        if mime_type == d.PLAIN:
+            outcome = self._translated(text, source, target, forced, "model", terms, context)
+        else:
+            outcome = self._translated_markup(
+                text, readable, source, target, forced, terms, context, mime_type
+            )
         if isinstance(outcome, d.ItemError):
             return d.Translation("", source, d.Route(None), detected, outcome)
         return d.Translation(
@@ -210,6 +226,81 @@ class Engine:
             if isinstance(exc, ModelNotInstalled) and forced is not None:
                 raise
             return item_error(exc)
+
+    def _translated_markup(
+        self,
+        text: str,
+        readable: str,
+        source: str,
+        target: str,
+        forced: ModelSpec | None,
+        terms: Terms,
+        context: CallContext,
+        mime_type: str,
+    ) -> Output | d.ItemError:
+        """An HTML or Markdown document translated with its structure kept
+        (``text.markup``): its units in one batch through ``plan``, inline markup masked
+        with placeholders in the sentinel form the models keep; units whose placeholders
+        did not survive are redone piece by piece, and the output says so
+        (MARKUP_FALLBACK). The whole readable output is then checked like a translation
+        (no retry on another route)."""
+        try:
+            plan = self._plan(source, target, forced, "model")
+            sentinel = self._sentinel(plan)
+            placeholders = Placeholders(
+                lambda i: sentinel(MARKUP_SENTINELS + 2 * i),
+                lambda i: sentinel(MARKUP_SENTINELS + 2 * i + 1),
+            )
+            pieces: list[Output] = []
+
+            def batch(units: Sequence[str]) -> list[str]:
+                if terms.terms:  # each unit through the glossary machinery
+                    done = [self._with_terms(plan, unit, terms, context) for unit in units]
+                else:
+                    results, route = self._run_plan(plan, list(units), context)
+                    done = [
+                        Output(r.text, route, (), confidence=r.confidence, warnings=r.warnings)
+                        for r in results
+                    ]
+                pieces.extend(done)
+                return [output.text for output in done]
+
+            module = MARKUP[mime_type]
+            rebuilt = module.translate_document(text, batch, placeholders, rtl=target in RTL)
+        except PolybriefError as exc:
+            if isinstance(exc, _REQUEST_ERRORS) or (
+                isinstance(exc, ModelNotInstalled) and forced is not None
+            ):
+                raise
+            return item_error(exc)
+        warnings = [w for piece in pieces for w in piece.warnings]
+        if rebuilt.fallbacks:
+            shown = "; ".join(rebuilt.fallbacks[:5])
+            more = f" (+{len(rebuilt.fallbacks) - 5} more)" if len(rebuilt.fallbacks) > 5 else ""
+            warnings.append(
+                d.QualityWarning(
+                    d.WarningCode.MARKUP_FALLBACK,
+                    f"{len(rebuilt.fallbacks)} of {rebuilt.units} units translated piece by "
+                    f"piece between their tags: {shown}{more}",
+                )
+            )
+        confidence = combine([p.confidence for p in pieces], [len(p.text) for p in pieces])
+        route = pieces[0].route if pieces else d.Route(plan.kind, (), plan.pivot)
+        if self.runner.guards and pieces:
+            found = self._review(
+                readable, module.plain_text(rebuilt.text), source, target, confidence
+            )
+            warnings.extend(found)
+            self._warned(found, plan.models())
+        applied = tuple(dict.fromkeys(t for p in pieces for t in p.applied_terms))
+        return Output(
+            rebuilt.text,
+            route,
+            (),
+            confidence=confidence,
+            warnings=tuple(warnings),
+            applied_terms=applied,
+        )
 
     def _other_plans(self, plan: Plan, source: str, target: str) -> list[Plan]:
         """Usable routes for the pair other than ``plan`` (multilingual, pivot, ...)."""
@@ -408,6 +499,11 @@ class Engine:
         """The validated request, its source language (detected when not given), its
         document and the models it names."""
         req = validate_summarize(request, self.limits)
+        if req.mime_type != d.PLAIN:  # briefed from the readable text, answered in plain text
+            readable = MARKUP[req.mime_type].plain_text(req.text)
+            if not has_letters(readable):
+                raise _invalid("text", f"the {req.mime_type} document has no readable text")
+            req = dataclasses.replace(req, text=readable)
         summary_model = self._model_for(req.model, "summarize", "model") if req.model else None
         translation_model = (
             self._model_for(req.translation_model, "translate", "translation_model")

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from polybrief.service.domain import (
+    MIME_TYPES,
+    PLAIN,
     GlossaryTerm,
     Limits,
     Mode,
@@ -35,6 +37,7 @@ class CleanSummarize:
     translation_model: str
     glossary: tuple[GlossaryTerm, ...]
     glossary_ignore_case: bool
+    mime_type: str
 
 
 def _language(raw: str, field_name: str, violations: Violations, *, required: bool) -> str:
@@ -49,10 +52,12 @@ def _language(raw: str, field_name: str, violations: Violations, *, required: bo
         return ""
 
 
-def _text(raw: str, field_name: str, max_chars: int, violations: Violations) -> Cleaned:
-    """The cleaned text. One without letters or digits passes: translation returns it
-    unchanged; summarisation refuses it itself."""
-    cleaned = clean(raw)
+def _text(
+    raw: str, field_name: str, max_chars: int, violations: Violations, *, markup: bool = False
+) -> Cleaned:
+    """The cleaned text (its whitespace kept when it is ``markup``). One without letters
+    or digits passes: translation returns it unchanged; summarisation refuses it itself."""
+    cleaned = clean(raw, markup=markup)
     if not cleaned.text.strip():
         violations.add(field_name, "must not be empty or whitespace only")
     if len(cleaned.text) > max_chars:
@@ -63,14 +68,16 @@ def _text(raw: str, field_name: str, max_chars: int, violations: Violations) -> 
     return cleaned
 
 
-def _texts(raw: Sequence[str], limits: Limits, violations: Violations) -> list[str]:
+def _texts(
+    raw: Sequence[str], limits: Limits, violations: Violations, *, markup: bool = False
+) -> list[str]:
     """The cleaned items of a ``texts`` field (translation, detection)."""
     if not raw:
         violations.add("texts", "at least one text is required")
     if len(raw) > limits.max_translate_items:
         violations.add("texts", f"{len(raw)} items; at most {limits.max_translate_items}")
     return [
-        _text(item, f"texts[{index}]", limits.max_item_characters, violations).text
+        _text(item, f"texts[{index}]", limits.max_item_characters, violations, markup=markup).text
         for index, item in enumerate(raw[: limits.max_translate_items])
     ]
 
@@ -113,7 +120,9 @@ def _glossary(
 def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummarize:
     """Normalises a summarisation request or raises InvalidRequest."""
     v = Violations()
-    cleaned = _text(request.text, "text", limits.max_text_characters, v)
+    mime_type = _mime_type(request.mime_type, v)
+    markup = mime_type != PLAIN
+    cleaned = _text(request.text, "text", limits.max_text_characters, v, markup=markup)
     text = cleaned.text
     if text.strip() and not has_content(text):
         v.add("text", "has no letters or digits: nothing to summarise")
@@ -148,13 +157,15 @@ def validate_summarize(request: SummarizeRequest, limits: Limits) -> CleanSummar
         translation_model=request.translation_model.strip(),
         glossary=glossary,
         glossary_ignore_case=request.glossary_ignore_case,
+        mime_type=mime_type,
     )
 
 
 def validate_translate(request: TranslateRequest, limits: Limits) -> TranslateRequest:
     """The request with its texts cleaned and its codes normalised, or InvalidRequest."""
     v = Violations()
-    texts = _texts(request.texts, limits, v)
+    mime_type = _mime_type(request.mime_type, v)
+    texts = _texts(request.texts, limits, v, markup=mime_type != PLAIN)
     total = sum(len(text) for text in texts)
     if total > limits.max_total_characters:
         v.add("texts", f"{total} characters in total; the limit is {limits.max_total_characters}")
@@ -170,7 +181,16 @@ def validate_translate(request: TranslateRequest, limits: Limits) -> TranslateRe
         model=request.model.strip(),
         glossary=glossary,
         glossary_ignore_case=request.glossary_ignore_case,
+        mime_type=mime_type,
     )
+
+
+def _mime_type(raw: str, v: Violations) -> str:
+    """The declared format, normalised ("" → text/plain; parameters and case dropped)."""
+    value = raw.split(";", 1)[0].strip().lower() or PLAIN
+    if value not in MIME_TYPES:
+        v.add("mime_type", f"{raw!r} is not one of {', '.join(MIME_TYPES)}")
+    return value
 
 
 def validate_detect(texts: tuple[str, ...], limits: Limits) -> tuple[str, ...]:

@@ -44,17 +44,21 @@ class Cleaned:
     removed_control_characters: int
 
 
-def clean(text: str) -> Cleaned:
+def clean(text: str, *, markup: bool = False) -> Cleaned:
     """Cleans ``text`` for the models; idempotent.
 
     Line endings become ``\\n``; control, bidi and invisible characters are removed and
     counted; the rest is NFC-normalised (after the removal, so a removed soft hyphen cannot
     leave a decomposed sequence behind). Whitespace runs inside a line become one space,
-    lines are stripped, three or more newlines become one blank line, the ends are stripped.
+    lines are stripped, three or more newlines become one blank line, the ends are stripped
+    — except in ``markup`` (HTML, Markdown), whose whitespace is part of the document
+    (indentation, ``pre``, code blocks) and stays as it is.
     """
     text = _LINE_SEPARATORS.sub("\n", text)
     kept, removed = _REMOVED.subn("", text)
     kept = unicodedata.normalize("NFC", kept)
+    if markup:
+        return Cleaned(kept, removed)
     lines = (_SPACES.sub(" ", line).strip() for line in kept.split("\n"))
     result = _BLANKS.sub("\n\n", "\n".join(lines)).strip()
     return Cleaned(result, removed)
