@@ -93,7 +93,7 @@ def catalog(work: Path) -> Path:
 
 
 def measure(address: str, article: str, repeats: int) -> Figures:
-    from polybrief.client import BriefEvent, Client
+    from polybrief.client import Client, Ready
 
     unary, first, last, summary = [], [], [], []
     with Client(address, timeout=600) as client:
@@ -109,7 +109,7 @@ def measure(address: str, article: str, repeats: int) -> Figures:
             arrivals = [
                 time.perf_counter() - started
                 for event in client.stream_summarize(article, to=LANGUAGES, source="en")
-                if isinstance(event, BriefEvent)
+                if isinstance(event, Ready)
             ]
             first.append(arrivals[0])
             last.append(arrivals[-1])

@@ -65,6 +65,15 @@ class Case:
         return self.request.SerializeToString()
 
 
+HTML = "text/html"
+
+
+def _refused(request: pb.SummarizeRequest | pb.TranslateRequest, field: str) -> Case:
+    """INVALID_ARGUMENT naming ``field`` alone."""
+    method = "Summarize" if isinstance(request, pb.SummarizeRequest) else "Translate"
+    return Case(method, request, INVALID, (field,))
+
+
 def _summarize(text: str = TEXT, **fields: Any) -> pb.SummarizeRequest:
     return pb.SummarizeRequest(text=text, **fields)
 
@@ -531,28 +540,16 @@ CASES: dict[str, Case] = {
         _translate(TEXT, target_language="fr", source_language="en", model=" tiny-marian-en-fr ")
     ),
     # -- formats: an unknown MIME type; markup counts towards the limits
-    "translate/unknown-mime-type": Case(
-        "Translate",
-        _translate(TEXT, target_language="fr", mime_type="application/pdf"),
-        INVALID,
-        ("mime_type",),
+    "translate/unknown-mime-type": _refused(
+        _translate(TEXT, target_language="fr", mime_type="application/pdf"), "mime_type"
     ),
-    "summarize/unknown-mime-type": Case(
-        "Summarize", _summarize(mime_type="text/rtf"), INVALID, ("mime_type",)
+    "summarize/unknown-mime-type": _refused(_summarize(mime_type="text/rtf"), "mime_type"),
+    "translate/markup-alone-over-the-item-limit": _refused(
+        _translate("<span></span>" * 1600 + "<p>Ships.</p>", target_language="fr", mime_type=HTML),
+        "texts[0]",
     ),
-    "translate/markup-alone-over-the-item-limit": Case(
-        "Translate",
-        _translate(
-            "<span></span>" * 1600 + "<p>Ships.</p>", target_language="fr", mime_type="text/html"
-        ),
-        INVALID,
-        ("texts[0]",),
-    ),
-    "summarize/html-without-readable-text": Case(
-        "Summarize",
-        _summarize("<script>var a = 1;</script><style>p {}</style>", mime_type="text/html"),
-        INVALID,
-        ("text",),
+    "summarize/html-without-readable-text": _refused(
+        _summarize("<script>var a = 1;</script><style>p {}</style>", mime_type=HTML), "text"
     ),
     # -- glossaries: size, empty and duplicated sources, long terms, bad bytes
     "translate/glossary-too-many-terms": Case(

@@ -265,11 +265,6 @@ def test_custom_placeholders() -> None:
     assert DEFAULT_PLACEHOLDERS.open(3) == "<x3>"
 
 
-def test_rtl_is_accepted() -> None:
-    result = translate_document("Hello *world*\n", Recorder(upper), rtl=True)
-    assert result.text == "HELLO *WORLD*\n"
-
-
 def test_translate_must_answer_every_text() -> None:
     with pytest.raises(ValueError, match="returned 0 texts for 1"):
         translate_document("Hello\n", lambda texts: [])

@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 from polybrief.client import (
     AsyncClient,
-    BriefEvent,
     Client,
     DeadlineExceededError,
+    Ready,
     SummarizeDone,
     TranslateDone,
-    TranslationEvent,
 )
 from polybrief.service.models.backends import Generated
 from server_harness import ServerThread, running, wait_for
@@ -128,11 +127,11 @@ def test_streamed_briefs_equal_the_unary_ones(client: Client) -> None:
     events = list(client.stream_summarize(article, to=["en", "fr", "ru"]))
     *briefs, done = events
     assert isinstance(done, SummarizeDone)
-    assert all(isinstance(e, BriefEvent) for e in briefs)
-    assert sorted(e.index for e in briefs if isinstance(e, BriefEvent)) == [0, 1, 2]
+    assert all(isinstance(e, Ready) for e in briefs)
+    assert sorted(e.index for e in briefs if isinstance(e, Ready)) == [0, 1, 2]
     for event in briefs:
-        assert isinstance(event, BriefEvent)
-        assert event.brief == unary.briefs[event.index]
+        assert isinstance(event, Ready)
+        assert event.output == unary.briefs[event.index]
     assert (done.source_language, done.detected_language, done.pipeline) == (
         unary.source_language,
         unary.detected_language,
@@ -145,10 +144,10 @@ def test_streamed_translations_equal_the_unary_ones(client: Client) -> None:
     unary = client.translate(texts, to="fr")
     *items, done = client.stream_translate(texts, to="fr")
     assert done == TranslateDone("fr")
-    assert sorted(e.index for e in items if isinstance(e, TranslationEvent)) == [0, 1, 2, 3]
+    assert sorted(e.index for e in items if isinstance(e, Ready)) == [0, 1, 2, 3]
     for event in items:
-        assert isinstance(event, TranslationEvent)
-        assert event.translation == unary[event.index]
+        assert isinstance(event, Ready)
+        assert event.output == unary[event.index]
 
 
 def test_the_async_client_streams_the_same_events(server_address: str, client: Client) -> None:
@@ -161,7 +160,7 @@ def test_the_async_client_streams_the_same_events(server_address: str, client: C
     events = asyncio.run(collect())
     unary = client.translate(["Ships sail.", "1 2 3"], to="ru")
     assert events[-1] == TranslateDone("ru")
-    assert {e.index: e.translation for e in events[:-1]} == dict(enumerate(unary))
+    assert {e.index: e.output for e in events[:-1]} == dict(enumerate(unary))
 
 
 # ------------------------------------------------------------------------ ordering
@@ -195,13 +194,13 @@ def test_the_first_brief_arrives_before_the_last_is_computed(
     so the stream sends each brief when it is ready, not when all are."""
     early, held, rest = _held_leg(server, call_s, "ru", ["en", "fr", "ru"], first=2)
     assert held, "the first briefs only came once the held leg was let go"
-    assert all(isinstance(e, BriefEvent) for e in early)
+    assert all(isinstance(e, Ready) for e in early)
     assert {e.index for e in early} == {0, 1}
     last, done = rest
-    assert isinstance(last, BriefEvent)
+    assert isinstance(last, Ready)
     assert last.index == 2
-    assert last.brief.language == "ru"
-    assert last.brief.text
+    assert last.output.language == "ru"
+    assert last.output.text
     assert isinstance(done, SummarizeDone)
 
 
@@ -210,9 +209,9 @@ def test_legs_run_side_by_side(server: ServerThread, call_s: float) -> None:
     legs of one call do not wait for each other."""
     [first], held, rest = _held_leg(server, call_s, "fr", ["fr", "ru"], first=1)
     assert held
-    assert isinstance(first, BriefEvent)
-    assert first.brief.language == "ru"
-    assert [e.brief.language for e in rest if isinstance(e, BriefEvent)] == ["fr"]
+    assert isinstance(first, Ready)
+    assert first.output.language == "ru"
+    assert [e.output.language for e in rest if isinstance(e, Ready)] == ["fr"]
 
 
 # -------------------------------------------------------------------- cancellation
@@ -245,7 +244,7 @@ def test_cancelling_a_stream_drops_its_queued_work_at_once(
     finally:
         gate.open()
         undo()
-    assert isinstance(first, BriefEvent)
+    assert isinstance(first, Ready)
     assert first.index == 0  # the English brief needs no translation
     assert still_held
     assert batcher.stats.dropped - dropped == queued
@@ -273,7 +272,7 @@ def test_a_deadline_ends_the_stream_after_the_briefs_already_sent(
         gate.open()
         undo()
     assert not gate.forced
-    assert [e.brief.language for e in received if isinstance(e, BriefEvent)] == ["en"]
+    assert [e.output.language for e in received if isinstance(e, Ready)] == ["en"]
 
 
 # ------------------------------------------------------------------ cross-lingual

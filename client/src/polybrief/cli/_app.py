@@ -209,16 +209,13 @@ def translate(
     terms = _glossary(glossary)
     mime_type = _mime_type(format_)
     items = expand_stdin(texts) if mime_type == "text/plain" else _whole(texts)
+    options: dict[str, Any] = {
+        "source": lang,
+        "model": model,
+        "glossary_ignore_case": glossary_ignore_case,
+    }
     with connect(ctx, server, timeout) as client:
-        results = client.translate(
-            items,
-            to=to,
-            source=lang,
-            model=model,
-            glossary=terms,
-            glossary_ignore_case=glossary_ignore_case,
-            mime_type=mime_type,
-        )
+        results = client.translate(items, to=to, glossary=terms, mime_type=mime_type, **options)
     if json_out:
         render.print_json(results)
     else:

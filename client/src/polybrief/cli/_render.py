@@ -12,13 +12,13 @@ from typing import Any
 import typer
 from polybrief.client import (
     Brief,
-    BriefEvent,
     Capabilities,
     DetectedLanguage,
     ItemError,
     ModelInfo,
     PipelineReport,
     QualityWarning,
+    Ready,
     Route,
     SummarizeDone,
     SummarizeEvent,
@@ -182,10 +182,10 @@ def streamed_briefs(
     done: SummarizeDone | None = None
     with Live(waiting, console=console, transient=True, refresh_per_second=8):
         for event in events:
-            if isinstance(event, BriefEvent):
-                arrived[event.index] = (event.brief, time.perf_counter() - started)
+            if isinstance(event, Ready):
+                arrived[event.index] = (event.output, time.perf_counter() - started)
                 waiting.pending.pop(event.index, None)
-                console.print(_brief_panel(event.brief))
+                console.print(_brief_panel(event.output))
             else:
                 done = event
     total = time.perf_counter() - started

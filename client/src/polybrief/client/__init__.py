@@ -7,7 +7,7 @@
         for brief in result.briefs:
             print(brief.language, brief.error or brief.text)
         for event in client.stream_summarize(article, to=["en", "fr", "ru"]):
-            ...  # a BriefEvent per brief as it is ready, then a SummarizeDone
+            ...  # a Ready brief per language as it is ready, then a SummarizeDone
 
 Several targets give failover (``Client(["10.0.0.1:50051", "10.0.0.2:50051"])``);
 ``tls_credentials(ca, cert=..., key=...)`` makes TLS / mutual-TLS credentials from PEM
@@ -42,7 +42,6 @@ from polybrief.client._types import (
     WARNING_CODES,
     Assessment,
     Brief,
-    BriefEvent,
     Capabilities,
     DetectedLanguage,
     Glossary,
@@ -56,6 +55,7 @@ from polybrief.client._types import (
     ModelState,
     PipelineReport,
     QualityWarning,
+    Ready,
     Route,
     RouteKind,
     Step,
@@ -67,7 +67,6 @@ from polybrief.client._types import (
     TranslateDone,
     TranslateEvent,
     Translation,
-    TranslationEvent,
 )
 
 __all__ = [
@@ -75,7 +74,6 @@ __all__ = [
     "Assessment",
     "AsyncClient",
     "Brief",
-    "BriefEvent",
     "Capabilities",
     "Client",
     "DeadlineExceededError",
@@ -97,6 +95,7 @@ __all__ = [
     "PipelineReport",
     "PolybriefError",
     "QualityWarning",
+    "Ready",
     "Route",
     "RouteKind",
     "ServerError",
@@ -109,7 +108,6 @@ __all__ = [
     "TranslateDone",
     "TranslateEvent",
     "Translation",
-    "TranslationEvent",
     "UnauthenticatedError",
     "UnavailableError",
     "map_rpc_error",

@@ -304,7 +304,7 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         _summarize,
         "StreamSummarize",
         c.summarize_event,
-        """``summarize``, streamed: a ``BriefEvent`` per brief as soon as it is ready (in
+        """``summarize``, streamed: a ``Ready`` brief as soon as each is ready (in
         completion order; ``index`` is its place in ``to``), then one ``SummarizeDone``.
 
         Same arguments, errors and deadline as ``summarize``: an invalid request raises at
@@ -317,7 +317,7 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         _translate,
         "StreamTranslate",
         c.translate_event,
-        """``translate``, streamed: a ``TranslationEvent`` per text as soon as it is ready
+        """``translate``, streamed: a ``Ready`` translation as soon as each is ready
         (in completion order; ``index`` is its place in ``texts``), then one
         ``TranslateDone``. Arguments, errors, deadline and cancellation as
         ``stream_summarize``.

@@ -188,19 +188,19 @@ def summarize_result(msg: pb.SummarizeResponse) -> t.SummarizeResult:
 
 
 def summarize_event(msg: pb.SummarizeEvent) -> t.SummarizeEvent:
-    """The BriefEvent or SummarizeDone of a SummarizeEvent."""
+    """The Ready brief or the SummarizeDone of a SummarizeEvent."""
     if msg.WhichOneof("event") == "brief":
-        return t.BriefEvent(msg.brief.index, _brief(msg.brief.brief))
+        return t.Ready(msg.brief.index, _brief(msg.brief.brief))
     done = msg.done
     pipeline = _copy(t.PipelineReport, done.pipeline)
     return t.SummarizeDone(done.source_language, _detected_if_set(done), pipeline)
 
 
 def translate_event(msg: pb.TranslateEvent) -> t.TranslateEvent:
-    """The TranslationEvent or TranslateDone of a TranslateEvent."""
+    """The Ready translation or the TranslateDone of a TranslateEvent."""
     if msg.WhichOneof("event") == "translation":
         item = msg.translation
-        return t.TranslationEvent(item.index, _translation(item.translation))
+        return t.Ready(item.index, _translation(item.translation))
     return t.TranslateDone(msg.done.target_language)
 
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, TypeAlias
+from typing import Generic, Literal, NamedTuple, TypeAlias, TypeVar
+
+T = TypeVar("T")
 
 SummaryMode = Literal["abstractive", "extractive"]
 StepKind = Literal["summarize", "extract", "translate", ""]
@@ -205,11 +207,13 @@ class Translation(Assessment):
 
 
 @dataclass(frozen=True)
-class BriefEvent:
-    """``stream_summarize``: the brief at ``index`` of the requested languages, complete."""
+class Ready(Generic[T]):
+    """A streamed output, complete: the ``Brief`` (``stream_summarize``) or
+    ``Translation`` (``stream_translate``) at ``index`` of the requested languages or
+    texts."""
 
     index: int
-    brief: Brief
+    output: T
 
 
 @dataclass(frozen=True)
@@ -222,24 +226,16 @@ class SummarizeDone:
 
 
 @dataclass(frozen=True)
-class TranslationEvent:
-    """``stream_translate``: the translation of the text at ``index``, complete."""
-
-    index: int
-    translation: Translation
-
-
-@dataclass(frozen=True)
 class TranslateDone:
     """``stream_translate``'s last event."""
 
     target_language: str
 
 
-#: What ``stream_summarize`` yields: a ``BriefEvent`` per brief, then a ``SummarizeDone``.
-SummarizeEvent: TypeAlias = BriefEvent | SummarizeDone
-#: What ``stream_translate`` yields: a ``TranslationEvent`` per text, then a ``TranslateDone``.
-TranslateEvent: TypeAlias = TranslationEvent | TranslateDone
+#: What ``stream_summarize`` yields: a ``Ready`` brief per language, then a ``SummarizeDone``.
+SummarizeEvent: TypeAlias = "Ready[Brief] | SummarizeDone"
+#: What ``stream_translate`` yields: a ``Ready`` translation per text, then a ``TranslateDone``.
+TranslateEvent: TypeAlias = "Ready[Translation] | TranslateDone"
 
 
 @dataclass(frozen=True)

@@ -266,7 +266,8 @@ class Engine:
                 return [output.text for output in done]
 
             module = MARKUP[mime_type]
-            rebuilt = module.translate_document(text, batch, placeholders, rtl=target in RTL)
+            direction = {"rtl": target in RTL} if mime_type == d.HTML else {}
+            rebuilt = module.translate_document(text, batch, placeholders, **direction)
         except PolybriefError as exc:
             if isinstance(exc, _REQUEST_ERRORS) or (
                 isinstance(exc, ModelNotInstalled) and forced is not None

@@ -180,23 +180,19 @@ class _Tokens(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         self._add("end", tag)
 
-    def handle_data(self, data: str) -> None:
+    # Text, character and entity references are all text (kept as written); the two kinds
+    # of declaration are alike.
+    def _text(self, *_: str, **__: str) -> None:
         self._add("text")
 
-    def handle_entityref(self, name: str) -> None:
-        self._add("text")
+    def _declaration(self, *_: str, **__: str) -> None:
+        self._add("decl")
 
-    def handle_charref(self, name: str) -> None:
-        self._add("text")
+    handle_data = handle_entityref = handle_charref = _text
+    handle_decl = unknown_decl = _declaration
 
     def handle_comment(self, data: str) -> None:
         self._add("comment")
-
-    def handle_decl(self, decl: str) -> None:
-        self._add("decl")
-
-    def unknown_decl(self, data: str) -> None:
-        self._add("decl")
 
     def handle_pi(self, data: str) -> None:
         self._add("pi")

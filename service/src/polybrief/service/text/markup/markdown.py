@@ -36,7 +36,8 @@ A last check parses the whole result and reverts any unit the comparison blames.
 Not sent: units without letters; cells whose content markdown-it rewrites (an escaped
 ``\\|`` in a table cell) and lines with tabs inside a container's indentation, which
 cannot be mapped back to the source byte for byte: those stay as written.
-``rtl`` is accepted for the interface and has no effect: Markdown has no ``dir``.
+There is no ``rtl`` argument (the HTML module's): Markdown has nowhere to say the
+direction; a viewer renders it from the text.
 """
 
 from __future__ import annotations
@@ -776,13 +777,10 @@ def translate_document(
     source: str,
     translate: TranslateBatch,
     placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
-    *,
-    rtl: bool = False,
 ) -> Rebuilt:
     """``source`` with the text of every unit translated (see the module's docstring):
     one ``translate`` call with every unit, a second one for the runs of the units that
     went through the fallback (none when no unit did)."""
-    del rtl  # Markdown has nowhere to say the direction
     front = _front_matter(source)
     units, env = _collect(source[front:], front)
     if not units:
