@@ -202,3 +202,23 @@ def test_the_cli_translates_a_page_from_standard_input(server_address: str) -> N
     )
     assert bad.returncode == 2
     assert b"--format" in bad.stderr
+
+
+def test_html_into_a_right_to_left_language_gets_dir_rtl(tiny_dir: Path, tmp_path: Path) -> None:
+    """Into Arabic (the tiny NLLB model, whose vocabulary has every FLORES code, serving
+    en and ar here) the root element says dir="rtl"; into French it does not."""
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(
+        f'[[models]]\nid = "tiny-nllb-ar"\nfamily = "nllb"\nsource = "{tiny_dir / "tiny-nllb"}"\n'
+        'tasks = ["translate"]\nlanguages = ["en", "ar", "fr"]\nlicense = "random weights"\n'
+        "[models.generation]\nnum_beams = 1\nmax_new_tokens = 12\nmin_new_tokens = 4\n",
+        encoding="utf-8",
+    )
+    source = "<p>The <b>navy</b> sailed.</p>\n<p>Allies met.</p>"
+    with running(catalog) as server, Client(server.address, timeout=600) as c:
+        [arabic] = c.translate(source, to="ar", source="en", mime_type="text/html")
+        [french] = c.translate(source, to="fr", source="en", mime_type="text/html")
+    assert arabic.error is None, arabic.error
+    assert arabic.text.count('dir="rtl"') == 2  # each top-level block of the fragment
+    assert html.structure(arabic.text) == html.structure(source)
+    assert "dir=" not in french.text
