@@ -107,8 +107,7 @@ class CallContext:
         when they share that scope)."""
         scope = CancelScope()
         parent = self.cancelled
-        unhook = self.on_cancel(scope.cancel)
-        del unhook  # the child lives as long as the call
+        self.on_cancel(scope.cancel)  # never unhooked: a part lives as long as its call
         return CallContext(self.deadline, lambda: scope.is_set() or parent(), scope)
 
 

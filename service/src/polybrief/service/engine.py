@@ -221,11 +221,7 @@ class Engine:
                         return _rerouted(retried, output, plan, other, target)
             return output
         except PolybriefError as exc:
-            if isinstance(exc, _REQUEST_ERRORS):
-                raise
-            if isinstance(exc, ModelNotInstalled) and forced is not None:
-                raise
-            return item_error(exc)
+            return _for_the_item(exc, forced)
 
     def _translated_markup(
         self,
@@ -269,11 +265,7 @@ class Engine:
             direction = {"rtl": target in RTL} if mime_type == d.HTML else {}
             rebuilt = module.translate_document(text, batch, placeholders, **direction)
         except PolybriefError as exc:
-            if isinstance(exc, _REQUEST_ERRORS) or (
-                isinstance(exc, ModelNotInstalled) and forced is not None
-            ):
-                raise
-            return item_error(exc)
+            return _for_the_item(exc, forced)
         warnings = [w for piece in pieces for w in piece.warnings]
         if rebuilt.fallbacks:
             shown = "; ".join(rebuilt.fallbacks[:5])
@@ -558,13 +550,9 @@ class Engine:
                     warnings=direct.warnings,
                 )
             looks = wrong[0].detected_language
+            how = f"redone by summarising in {job.source}, then translating"
             rerouted = (
-                d.QualityWarning(
-                    d.WarningCode.REROUTED,
-                    f"the cross-lingual summary by {spec.id} read as {looks or 'another language'}"
-                    f", not {target}: redone by summarising in {job.source}, then translating",
-                    detected_language=looks,
-                ),
+                _rerouted_warning(f"the cross-lingual summary by {spec.id}", looks, target, how),
             )
             self._warned(rerouted, [spec])
         summary = shared.get(context)
@@ -858,14 +846,29 @@ def _rerouted(retried: Output, first: Output, plan: Plan, other: Plan, target: s
         w.detected_language for w in first.warnings if w.code is d.WarningCode.WRONG_LANGUAGE
     ]
     models = "+".join(m.id for m in plan.models())
-    kind = other.kind.value if other.kind is not None else "another"
-    note = d.QualityWarning(
+    how = f"redone on the {other.kind.value} route"
+    note = _rerouted_warning(f"the output of {models}", looks, target, how)
+    return dataclasses.replace(retried, warnings=(note, *retried.warnings))
+
+
+def _rerouted_warning(what: str, looks: str, target: str, how: str) -> d.QualityWarning:
+    """REROUTED: ``what`` read as ``looks`` (a language code, or "" when unsure), not
+    ``target``, and ``how`` it was redone."""
+    return d.QualityWarning(
         d.WarningCode.REROUTED,
-        f"the output of {models} read as {looks or 'another language'}, not {target}: "
-        f"redone on the {kind} route",
+        f"{what} read as {looks or 'another language'}, not {target}: {how}",
         detected_language=looks,
     )
-    return dataclasses.replace(retried, warnings=(note, *retried.warnings))
+
+
+def _for_the_item(exc: PolybriefError, forced: ModelSpec | None) -> d.ItemError:
+    """The error of one output, or ``exc`` raised when it ends the whole request: one of
+    ``_REQUEST_ERRORS``, or a missing model that the request named."""
+    if isinstance(exc, _REQUEST_ERRORS) or (
+        isinstance(exc, ModelNotInstalled) and forced is not None
+    ):
+        raise exc
+    return item_error(exc)
 
 
 def _has(output: Output, code: d.WarningCode) -> bool:
