@@ -152,8 +152,8 @@ def test_inputs_are_the_plain_text_and_counts_ignore_the_target(tiny: Loaded) ->
     adapter = adapter_for("crosssum")
     into_ru = adapter.prepare_summary(tiny.tokenizer, tiny.spec, TEXTS, "en", "ru")
     into_en = adapter.prepare_summary(tiny.tokenizer, tiny.spec, TEXTS, "en", "en")
-    assert torch.equal(into_ru.inputs["input_ids"], into_en.inputs["input_ids"])
-    ids, mask = into_ru.inputs["input_ids"], into_ru.inputs["attention_mask"]
+    assert torch.equal(into_ru.tensors()["input_ids"], into_en.tensors()["input_ids"])
+    ids, mask = into_ru.tensors()["input_ids"], into_ru.tensors()["attention_mask"]
     for text, row, m in zip(TEXTS, ids, mask, strict=True):
         expected = tiny.tokenizer(text)["input_ids"]  # no prompt, T5's </s> at the end
         assert row[m.bool()].tolist() == expected
@@ -206,7 +206,7 @@ def test_scores_leave_out_the_start_token(tiny: Loaded) -> None:
     )
     with torch.inference_mode():
         out = tiny.model.generate(
-            **prepared.inputs,
+            **prepared.tensors(),
             **tiny.spec.generation,
             **prepared.generate_kwargs,
             output_scores=True,
@@ -255,7 +255,7 @@ def test_same_language_families_refuse_another_target(tiny_dir: Path) -> None:
     # the same language, given explicitly, is today's summary, unchanged
     same = adapter.prepare_summary(tokenizer, spec, TEXTS, "en", "en")
     plain = adapter.prepare_summary(tokenizer, spec, TEXTS, "en")
-    assert torch.equal(same.inputs["input_ids"], plain.inputs["input_ids"])
+    assert torch.equal(same.tensors()["input_ids"], plain.tensors()["input_ids"])
     assert same.generate_kwargs == plain.generate_kwargs == {}
     assert same.drop_ids == frozenset()
 

@@ -137,7 +137,7 @@ def test_summariser_equals_direct_generate(tiny_server, client: Client, model: s
     import torch
 
     with torch.inference_mode():
-        out = loaded.model.generate(**prepared.inputs, **settings, **prepared.generate_kwargs)
+        out = loaded.model.generate(**prepared.tensors(), **settings, **prepared.generate_kwargs)
     expected = loaded.tokenizer.batch_decode(out, skip_special_tokens=True)[0].strip()
     assert result.briefs[0].text == expected
 

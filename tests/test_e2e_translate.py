@@ -86,7 +86,7 @@ def test_service_equals_direct_generate(
     )
     with torch.inference_mode():
         out = loaded.model.generate(
-            **prepared.inputs, **dict(loaded.spec.generation), **prepared.generate_kwargs
+            **prepared.tensors(), **dict(loaded.spec.generation), **prepared.generate_kwargs
         )
     expected = loaded.tokenizer.batch_decode(out, skip_special_tokens=True)[0].strip()
     assert result.text == expected

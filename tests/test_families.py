@@ -49,12 +49,12 @@ def load(tiny_dir: Path) -> Any:
 
 def _generate(model: Any, spec: ModelSpec, prepared: Any) -> Any:
     with torch.inference_mode():
-        return model.generate(**prepared.inputs, **spec.generation, **prepared.generate_kwargs)
+        return model.generate(**prepared.tensors(), **spec.generation, **prepared.generate_kwargs)
 
 
 def _rows(prepared: Any) -> list[list[int]]:
     """The unpadded input rows."""
-    ids, mask = prepared.inputs["input_ids"], prepared.inputs["attention_mask"]
+    ids, mask = prepared.tensors()["input_ids"], prepared.tensors()["attention_mask"]
     return [row[m.bool()].tolist() for row, m in zip(ids, mask, strict=True)]
 
 
@@ -97,8 +97,8 @@ def test_language_tokens_and_forced_bos(
     reference = copy.deepcopy(tokenizer)
     reference.src_lang = source_code
     expected = reference(TEXTS, padding=True, return_tensors="pt")
-    assert torch.equal(prepared.inputs["input_ids"], expected["input_ids"])
-    assert torch.equal(prepared.inputs["attention_mask"], expected["attention_mask"])
+    assert torch.equal(prepared.tensors()["input_ids"], expected["input_ids"])
+    assert torch.equal(prepared.tensors()["attention_mask"], expected["attention_mask"])
 
     source_token = source_code if spec.family != "m2m100" else f"__{source_code}__"
     forced = tokenizer.convert_tokens_to_ids(target_token)

@@ -258,7 +258,7 @@ def test_default_task_decodes_exactly_as_a_direct_generate(
         prepared = adapter.prepare_summary(loaded.tokenizer, loaded.spec, TEXTS, task.source)
     with torch.inference_mode():
         direct = loaded.model.generate(
-            **prepared.inputs, **loaded.spec.generation, **prepared.generate_kwargs
+            **prepared.tensors(), **loaded.spec.generation, **prepared.generate_kwargs
         )
     calls = generate_calls(loaded.model)
     result = loaded.transformers().generate(TEXTS, task)

@@ -88,7 +88,7 @@ def test_guards_off_equals_direct_generate_and_unflagged_outputs_are_unchanged(
         prepared = loaded.adapter.prepare_translation(tokenizer, spec, [sentence], "en", "fr")
         with torch.inference_mode():
             out = loaded.model.generate(
-                **prepared.inputs, **spec.generation, **prepared.generate_kwargs
+                **prepared.tensors(), **spec.generation, **prepared.generate_kwargs
             )
         expected.append(tokenizer.batch_decode(out, skip_special_tokens=True)[0].strip())
     off = raw.translate(SENTENCES[:4], to="fr", source="en", model="tiny-marian-en-fr")

@@ -23,15 +23,20 @@ transformers only (the catalogue refuses ``backend = "ctranslate2"`` for it).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from polybrief.service.models.catalog import ModelSpec
 from polybrief.service.models.families import FamilyAdapter, Prepared
+from polybrief.service.models.lean import read_facts, write_lean
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +125,7 @@ def decoding_settings(
     settings = generation_settings(spec, _budget(spec, task, prepared))
     caps = [positions] if positions else []
     if task.length_cap is not None:
-        longest = int(prepared.inputs["attention_mask"].sum(dim=1).max())
+        longest = int(prepared.inputs["attention_mask"].sum(axis=1).max())
         caps.append(math.ceil(task.length_cap * longest) + LENGTH_CAP_SLACK)
     for cap in caps:
         settings["max_new_tokens"] = min(int(settings.get("max_new_tokens", cap)), cap)
@@ -270,9 +275,10 @@ class TransformersBackend:
         beams = int(settings.get("num_beams", generation.num_beams or 1))
         eos = _eos_ids(generation)
         recorder = TokenLogProbs(keep=max(2, (1 + max(1, len(eos))) * beams))
+        inputs = prepared.tensors()
         with torch.inference_mode():
             output = self.model.generate(
-                **prepared.inputs,
+                **inputs,
                 **settings,
                 logits_processor=LogitsProcessorList([recorder]),
                 # beam search says which beam each token came from
@@ -314,27 +320,65 @@ def ct2_dir(spec: ModelSpec, source_dir: str, quantization: str, root: Path) -> 
 
 
 def convert_to_ct2(spec: ModelSpec, source_dir: str, quantization: str, root: Path) -> Path:
-    """Converts a Hugging Face checkpoint to CTranslate2 once, into a folder under ``root``;
-    later calls reuse the folder."""
+    """Converts a Hugging Face checkpoint to CTranslate2 once, into a folder under ``root``,
+    with what serving it without torch needs (``lean.write_lean``); later calls reuse
+    the folder. The conversion needs torch and transformers: a process that has not
+    imported torch runs it in a child process, so that it stays without them."""
     out = ct2_dir(spec, source_dir, quantization, root)
-    if (out / "model.bin").is_file():
+    if (out / "model.bin").is_file() and read_facts(out) is not None:
         return out
-    import ctranslate2
-    from transformers import BartConfig, MBartConfig, PegasusConfig
-
-    # ctranslate2 4.8 reads `normalize_before`, which transformers v5 configs dropped.
-    # BART is post-norm; mBART and PEGASUS are pre-norm.
-    for config_class, pre_norm in ((BartConfig, False), (MBartConfig, True), (PegasusConfig, True)):
-        if not hasattr(config_class, "normalize_before"):
-            config_class.normalize_before = pre_norm  # type: ignore[union-attr]
-    _fix_t5_output_scale()
-    tmp = out.with_name(out.name + ".partial")
-    ctranslate2.converters.TransformersConverter(source_dir).convert(
-        str(tmp), quantization=quantization, force=True
-    )
-    tmp.rename(out)
+    if "torch" in sys.modules:
+        convert_here(source_dir, quantization, out)
+    else:
+        command = [sys.executable, "-m", "polybrief.service.models.backends"]
+        done = subprocess.run(
+            [*command, source_dir, quantization, str(out)],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0 or read_facts(out) is None:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"converting {spec.id} to CTranslate2 failed: {tail[0]}")
     log.info("converted %s to CTranslate2 (%s) in %s", spec.id, quantization, out)
     return out
+
+
+def convert_here(source_dir: str, quantization: str, out: Path) -> None:
+    """The conversion, in this process (imports torch and transformers)."""
+    import ctranslate2
+    from transformers import (
+        AutoConfig,
+        AutoTokenizer,
+        BartConfig,
+        GenerationConfig,
+        MBartConfig,
+        PegasusConfig,
+    )
+
+    if not (out / "model.bin").is_file():
+        # ctranslate2 4.8 reads `normalize_before`, which transformers v5 configs dropped.
+        # BART is post-norm; mBART and PEGASUS are pre-norm.
+        for config_class, pre_norm in (
+            (BartConfig, False),
+            (MBartConfig, True),
+            (PegasusConfig, True),
+        ):
+            if not hasattr(config_class, "normalize_before"):
+                config_class.normalize_before = pre_norm  # type: ignore[union-attr]
+        _fix_t5_output_scale()
+        tmp = out.with_name(out.name + ".partial")
+        ctranslate2.converters.TransformersConverter(source_dir).convert(
+            str(tmp), quantization=quantization, force=True
+        )
+        tmp.rename(out)
+    config = AutoConfig.from_pretrained(source_dir, local_files_only=True)
+    try:
+        generation = GenerationConfig.from_pretrained(source_dir, local_files_only=True)
+    except OSError:  # no generation_config.json: derived from the model config
+        generation = GenerationConfig.from_model_config(config)
+    tokenizer = AutoTokenizer.from_pretrained(source_dir, local_files_only=True)
+    write_lean(out, tokenizer, config, generation)
 
 
 def _fix_t5_output_scale() -> None:
@@ -458,15 +502,18 @@ class CTranslate2Backend:
 
 
 def _checkpoint_positions(tokenizer: Any) -> int | None:
-    """The decoder's positions from the checkpoint the tokenizer came from, if readable."""
+    """The decoder's positions from the ``config.json`` of the checkpoint the tokenizer
+    came from, if readable (read as JSON: no transformers, hence no torch)."""
+    path = Path(str(getattr(tokenizer, "name_or_path", "") or "")) / "config.json"
     try:
-        from transformers import AutoConfig
-
-        source = str(getattr(tokenizer, "name_or_path", "") or "")
-        return decoder_positions(AutoConfig.from_pretrained(source, local_files_only=True))
-    except Exception:  # no readable config: the limit stays unknown
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no readable config: the limit stays unknown
         log.debug("no decoder position limit found for %r", tokenizer, exc_info=True)
         return None
+    decoder = data.get("decoder")
+    if isinstance(decoder, dict):
+        data["decoder"] = SimpleNamespace(**decoder)
+    return decoder_positions(SimpleNamespace(**data))
 
 
 def _ct2_mean(
@@ -485,3 +532,7 @@ def _ct2_mean(
     total = score * float(length) ** length_penalty if length_penalty else score
     generated = length - prefix + (1 if length < longest else 0)
     return min(0.0, total / generated) if generated > 0 else 0.0
+
+
+if __name__ == "__main__":  # the child process of convert_to_ct2
+    convert_here(sys.argv[1], sys.argv[2], Path(sys.argv[3]))

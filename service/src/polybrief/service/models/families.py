@@ -75,7 +75,8 @@ MARIAN_EXTRA_TARGETS: dict[str, tuple[str, ...]] = {
 class Prepared:
     """Model inputs ready for ``model.generate(**inputs, **generate_kwargs)``.
 
-    ``inputs`` holds ``input_ids`` and ``attention_mask`` tensors (padded, never truncated);
+    ``inputs`` holds ``input_ids`` and ``attention_mask`` (int64 numpy arrays, padded on
+    the right, never truncated);
     ``generate_kwargs`` e.g. ``{"forced_bos_token_id": 123}`` or (CrossSum)
     ``{"decoder_start_token_id": 123}``, empty when none. ``drop_ids``: token ids that are
     no part of any output's text (CrossSum's language tokens, ordinary vocabulary pieces
@@ -85,6 +86,27 @@ class Prepared:
     inputs: dict[str, Any]
     generate_kwargs: dict[str, Any] = field(default_factory=dict)
     drop_ids: frozenset[int] = frozenset()
+
+    def tensors(self) -> dict[str, Any]:
+        """``inputs`` as torch tensors (imports torch), for ``model.generate``."""
+        import torch
+
+        return {key: torch.from_numpy(value) for key, value in self.inputs.items()}
+
+
+def _padded(rows: Sequence[Sequence[int]], pad: int | None) -> dict[str, Any]:
+    """``input_ids`` and ``attention_mask`` as int64 numpy arrays, padded on the right
+    (as transformers pads encoder inputs): numpy, so that a CTranslate2 process never
+    needs torch; the transformers backend wraps them as tensors."""
+    import numpy as np
+
+    width = max((len(row) for row in rows), default=0)
+    ids = np.full((len(rows), width), 0 if pad is None else pad, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
 
 
 def _token_id(tokenizer: Any, token: str) -> int | None:
@@ -195,9 +217,10 @@ class FamilyAdapter:
         self, tokenizer: Any, spec: ModelSpec, texts: Sequence[str], source: str, target: str | None
     ) -> Prepared:
         rows = self._input_ids(tokenizer, spec, texts, source, target)
-        padded = tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt")
-        inputs = {key: padded[key] for key in ("input_ids", "attention_mask")}
-        return Prepared(inputs, self._language_kwargs(tokenizer, target or source))
+        return Prepared(
+            _padded(rows, tokenizer.pad_token_id),
+            self._language_kwargs(tokenizer, target or source),
+        )
 
 
 class PlainFamily(FamilyAdapter):

@@ -22,10 +22,10 @@ from polybrief.service.models.backends import (
     TransformersBackend,
     convert_to_ct2,
     ct2_device,
-    decoder_positions,
 )
 from polybrief.service.models.catalog import Catalog, ModelSpec
 from polybrief.service.models.families import FamilyAdapter, adapter_for
+from polybrief.service.models.lean import LEAN_DIR, load_tokenizer, read_facts
 from polybrief.service.telemetry import NoTelemetry, Telemetry
 
 log = logging.getLogger(__name__)
@@ -187,8 +187,6 @@ class ModelRegistry:
     def _load(self, spec: ModelSpec) -> LoadedModel:
         if not self.allow_download and not is_installed(spec):
             raise ModelNotInstalled(spec.id, spec.source, spec.pull_command)
-        from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
-
         where = str(spec.local_path) if spec.local_path is not None else spec.source
         options: dict[str, Any] = {"local_files_only": not self.allow_download}
         if spec.local_path is None and spec.revision:
@@ -196,17 +194,20 @@ class ModelRegistry:
         started = time.perf_counter()
         adapter = adapter_for(spec.family)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(where, **options)
-            config = AutoConfig.from_pretrained(where, **options)
             model = None
             backend: Backend | None = None
+            tokenizer: Any = None
+            config: Any = None
             if spec.backend == "ctranslate2":
                 # the torch weights are never loaded: CTranslate2 holds the only copy
                 try:
-                    backend = self._ctranslate2(spec, tokenizer, adapter, options, config)
+                    backend, tokenizer, config = self._ctranslate2(spec, adapter, options, where)
                 except Exception:  # a conversion problem must not take the model offline
                     log.exception("CTranslate2 unavailable for %s; serving it with torch", spec.id)
             if backend is None:
+                tokenizer, config = self._transformers_files(where, options)
+                from transformers import AutoModelForSeq2SeqLM
+
                 model = AutoModelForSeq2SeqLM.from_pretrained(where, **options).eval()
                 backend = TransformersBackend(spec, tokenizer, model, adapter)
         except Exception as exc:
@@ -240,32 +241,55 @@ class ModelRegistry:
             backend=backend,
         )
 
-    def _ctranslate2(
-        self,
-        spec: ModelSpec,
-        tokenizer: Any,
-        adapter: FamilyAdapter,
-        options: dict[str, Any],
-        config: Any,
-    ) -> Backend:
-        from transformers import GenerationConfig
+    def _transformers_files(self, where: str, options: dict[str, Any]) -> tuple[Any, Any]:
+        """The transformers tokenizer and config (the first need of torch: its threads are
+        set here)."""
+        torch_runtime(self.threads)
+        from transformers import AutoConfig, AutoTokenizer
 
+        return (
+            AutoTokenizer.from_pretrained(where, **options),
+            AutoConfig.from_pretrained(where, **options),
+        )
+
+    def _ctranslate2(
+        self, spec: ModelSpec, adapter: FamilyAdapter, options: dict[str, Any], where: str
+    ) -> tuple[Backend, Any, Any]:
+        """The CTranslate2 backend, its tokenizer and config facts: without transformers
+        (nor torch) when the conversion wrote a lean tokenizer (lean.py)."""
         directory = checkpoint_dir(spec, local_only=options["local_files_only"])
-        try:
-            generation = GenerationConfig.from_pretrained(directory)
-        except OSError:  # no generation_config.json: derived from the model config
-            generation = GenerationConfig.from_model_config(config)
         converted = convert_to_ct2(
             spec, directory, ct2_device(spec.compute_type)[1], self.ct2_cache
         )
-        return CTranslate2Backend(
+        facts = read_facts(converted)
+        if facts is None:
+            raise RuntimeError(f"{converted} has no {LEAN_DIR}/ facts: convert it again")
+        tokenizer: Any = load_tokenizer(converted, where)
+        config: Any = facts
+        if tokenizer is None:  # a family without a lean tokenizer (M2M100)
+            tokenizer, config = self._transformers_files(where, options)
+        backend = CTranslate2Backend(
             spec,
             tokenizer,
             adapter,
             converted,
             compute_type=spec.compute_type,
             threads=self.threads,
-            forced_eos=generation.forced_eos_token_id is not None,
-            default_beams=int(generation.num_beams or 1),
-            max_positions=decoder_positions(config),
+            forced_eos=facts.forced_eos,
+            default_beams=facts.default_beams,
+            max_positions=facts.decoder_positions,
         )
+        return backend, tokenizer, config
+
+
+def torch_runtime(threads: int) -> None:
+    """torch sized for this server, once, at its first need (never in a process whose
+    models all run on CTranslate2)."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    if getattr(torch_runtime, "done", False):
+        return
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    torch.set_num_threads(threads)
+    torch_runtime.done = True  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from polybrief.service.settings import Settings
 
 
 def configure_runtime(settings: Settings) -> None:
-    """Offline unless downloads are allowed; torch threads sized by the settings.
+    """Offline unless downloads are allowed; no progress bars; torch is not imported here.
 
     Sets environment variables with ``setdefault`` so that an operator's own choice wins;
     it must run before huggingface_hub reads them (at its import).
@@ -20,9 +20,6 @@ def configure_runtime(settings: Settings) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # progress bars would interleave with the JSON log lines on stderr
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    import torch
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-    torch.set_num_threads(settings.inference_threads)
+    # torch (and transformers, which imports it) load at a model's first need, and
+    # models.registry.torch_runtime sizes torch's threads then: a server whose models
+    # all run on CTranslate2 never imports them (models/lean.py)
