@@ -4,8 +4,9 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 TINY    ?= .tiny-models
+CHECKOV := build/deploy-tools/checkov/bin/checkov
 
-.PHONY: install lock demo demo-tiny test pytest quick lint typecheck proto bench bench-quality soak fuzz clean
+.PHONY: install lock demo demo-tiny test pytest quick lint typecheck proto bench bench-quality soak fuzz clean deploy-check
 
 # Exactly the pinned versions of requirements.lock, then the three packages (editable, no
 # dependencies of their own: the lock has them all). torch: the lock pins 2.13.0, which pip
@@ -33,8 +34,22 @@ demo-tiny: $(STAMP)
 	$(BIN)/polybrief-server models make-tiny $(TINY)
 	PATH="$(abspath $(BIN)):$$PATH" POLYBRIEF_CATALOG=$(abspath $(TINY))/catalog.toml bash scripts/demo.sh
 
-## Lint, type-check, regenerate the stubs, run the test suite.
-test: $(STAMP) lint typecheck pytest
+## Lint, type-check, regenerate the stubs, run the test suite (with the policy scan of
+## deploy/kubernetes: checkov is installed first).
+test: $(STAMP) lint typecheck $(CHECKOV) pytest
+
+## checkov, the policy scanner of tests/test_deploy.py, in a virtualenv of its own (its
+## ~95 dependencies stay out of the project's), exactly as deploy/kubernetes/checkov.lock.
+$(CHECKOV): deploy/kubernetes/checkov.lock
+	rm -rf build/deploy-tools/checkov
+	$(PY) -m venv build/deploy-tools/checkov
+	build/deploy-tools/checkov/bin/python -m pip install -q --disable-pip-version-check -r $<
+	touch $@
+
+## The Kubernetes manifests: render every overlay, schema-check them for each supported
+## Kubernetes version, policy-scan them, assert their invariants; replay the image's steps.
+deploy-check: $(STAMP) $(CHECKOV) proto
+	$(BIN)/python -m pytest -q tests/test_deploy.py
 
 ## Regenerate the polybrief.v1 stubs from proto/ (also done by every install of polybrief-proto).
 proto: $(STAMP)
@@ -45,7 +60,7 @@ pytest: proto
 
 ## The fast subset: no server subprocesses, no fuzzing, no attack properties (about a minute).
 quick: proto
-	$(BIN)/python -m pytest -q -x --ignore=tests/test_shutdown.py --ignore=tests/test_fuzz.py --ignore=tests/test_properties.py --ignore=tests/test_admission.py
+	$(BIN)/python -m pytest -q -x --ignore=tests/test_shutdown.py --ignore=tests/test_fuzz.py --ignore=tests/test_properties.py --ignore=tests/test_admission.py --ignore=tests/test_scale_out.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -76,5 +91,5 @@ fuzz: $(STAMP)
 	$(BIN)/python fuzz/fuzz_requests.py .fuzz-corpus fuzz/corpus -max_total_time=$(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(VENV) $(TINY) .fuzz-corpus .pytest_cache .mypy_cache .ruff_cache
-	rm -f proto/src/polybrief/v1/*_pb2*.py*
+	rm -rf $(VENV) $(TINY) .fuzz-corpus .pytest_cache .mypy_cache .ruff_cache build/deploy-tools
+	rm -f proto/src/polybrief/v1/*_pb2*.py* proto/src/polybrief/v1/polybrief.binpb

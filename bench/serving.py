@@ -14,21 +14,20 @@ import psutil
 
 
 @contextlib.contextmanager
-def served(catalog: Path, port: int, **env: str) -> Iterator[tuple[str, psutil.Process]]:
-    """``polybrief-server serve`` over ``catalog`` on ``port`` with ``POLYBRIEF_*``
-    settings from ``env`` (``cache_mb="0"`` → ``POLYBRIEF_CACHE_MB=0``); yields its
-    address and process, and stops it afterwards."""
+def served(
+    catalog: Path | None, port: int, *, extra_env: dict[str, str] | None = None, **env: str
+) -> Iterator[tuple[str, psutil.Process]]:
+    """``polybrief-server serve`` over ``catalog`` (None: the default catalogue) on
+    ``port`` with ``POLYBRIEF_*`` settings from ``env`` (``cache_mb="0"`` →
+    ``POLYBRIEF_CACHE_MB=0``) and other variables from ``extra_env``; yields its address
+    and process, and stops it afterwards."""
     settings = {f"POLYBRIEF_{key.upper()}": value for key, value in env.items()}
+    command = [str(Path(sys.executable).parent / "polybrief-server"), "serve", "--port", str(port)]
+    if catalog is not None:
+        command += ["--catalog", str(catalog)]
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "polybrief-server"),
-            "serve",
-            "--port",
-            str(port),
-            "--catalog",
-            str(catalog),
-        ],
-        env={**os.environ, "POLYBRIEF_LOG_LEVEL": "WARNING", **settings},
+        command,
+        env={**os.environ, "POLYBRIEF_LOG_LEVEL": "WARNING", **settings, **(extra_env or {})},
     )
     try:
         yield f"127.0.0.1:{port}", psutil.Process(server.pid)

@@ -14,8 +14,19 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 
+def _googleapis_include() -> str:
+    """Where googleapis-common-protos keeps google/api/annotations.proto and http.proto
+    (the ``google.api.http`` options of the HTTP/JSON transcoding)."""
+    import google.api.annotations_pb2 as annotations
+
+    # google/api/annotations_pb2.py sits beside annotations.proto: three levels up is the root
+    return str(Path(annotations.__file__).resolve().parent.parent.parent)
+
+
 def generate(root: Path) -> None:
-    """Runs protoc (grpcio-tools) with the mypy-protobuf plugins into ``root/src``."""
+    """Runs protoc (grpcio-tools) with the mypy-protobuf plugins into ``root/src``, and
+    writes the descriptor set with comments (``polybrief.binpb``: the HTTP layer builds
+    its OpenAPI document, descriptions included, from it)."""
     out = root / "src"
     protos = sorted(str(p.relative_to(root)) for p in (root / "polybrief").rglob("*.proto"))
     places = [os.environ.get("PATH", ""), sysconfig.get_path("scripts")]
@@ -32,11 +43,14 @@ def generate(root: Path) -> None:
             "-m",
             "grpc_tools.protoc",
             f"-I{root}",
+            f"-I{_googleapis_include()}",
             *plugins,
             f"--python_out={out}",
             f"--grpc_python_out={out}",
             f"--mypy_out={out}",
             f"--mypy_grpc_out={out}",
+            f"--descriptor_set_out={out / 'polybrief' / 'v1' / 'polybrief.binpb'}",
+            "--include_source_info",
             *protos,
         ],
         check=True,

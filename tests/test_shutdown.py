@@ -314,13 +314,17 @@ def test_sigkill_fails_over_to_the_second_server(
         second.wait_serving()
         pace = measure(first, seed=20)
         measure(second, seed=21)  # loads its model too
-        with ThreadPoolExecutor(2) as pool:
-            calls = send_in_flight(first, pool, client, range(22, 24), pace)
-            killed = first.signal(signal.SIGKILL)
-            for call in calls:
-                result, finished = call.result(timeout=pace.guard + 4 * pace.call_s)
+        with ThreadPoolExecutor(4) as pool:
+            # round robin: the calls alternate between the two servers
+            calls = [pool.submit(translate, client, seed) for seed in range(22, 26)]
+            running = lambda: (first.inflight(), second.inflight())  # noqa: E731
+            assert wait_for(lambda: sum(running()) == 4, pace.guard), running()
+            assert first.inflight() >= 1  # some calls are on the server about to die
+            first.signal(signal.SIGKILL)
+            for call in calls:  # all complete, those on the killed server on the other
+                result, _ = call.result(timeout=pace.guard + 8 * pace.call_s)
                 assert_complete(result)
-                assert finished > killed
+        assert first.process.poll() is not None
         assert client.health() == "SERVING"  # the second server, on the same channel
     assert second.process.poll() is None
 

@@ -315,6 +315,7 @@ def test_ctranslate2_matches_transformers(
     )
     from polybrief.service.models.catalog import load_catalog
     from polybrief.service.models.families import adapter_for
+    from polybrief.service.models.lean import load_tokenizer
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     spec = load_catalog(tiny_dir / "catalog.toml").get(model_id)
@@ -331,20 +332,25 @@ def test_ctranslate2_matches_transformers(
     expected = TransformersBackend(spec, tokenizer, model, adapter).generate(texts, task).outputs
     eos = model.generation_config.forced_eos_token_id is not None
 
-    def ct2(compute_type: str) -> list[str]:
+    def ct2(
+        compute_type: str, *, lean: bool = False, max_batch_tokens: int | None = None
+    ) -> list[str]:
         converted = convert_to_ct2(spec, directory, compute_type, tmp_path)
         backend = CTranslate2Backend(
             spec,
-            tokenizer,
+            load_tokenizer(converted, directory) if lean else tokenizer,
             adapter,
             converted,
             compute_type=compute_type,
             threads=1,
             forced_eos=eos,
+            max_batch_tokens=max_batch_tokens,
         )
         return backend.generate(texts, task).outputs
 
     assert ct2("float32") == expected
+    # without transformers' tokenizer, and one sentence per pass (the token cap at 16)
+    assert ct2("float32", lean=True, max_batch_tokens=16) == expected
     assert convert_to_ct2(spec, directory, "float32", tmp_path) == convert_to_ct2(
         spec, directory, "float32", tmp_path
     )  # cached

@@ -20,15 +20,34 @@ worst repeat work. Google Cloud Translation v3 makes the other choice and does n
 (DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, …) are not retried: they are the caller's to
 handle, with ``OverloadedError.retry_after`` as a hint.
 
-Several targets (failover): ``channel_target`` turns ``["10.0.0.1:50051", "10.0.0.2:50051"]``
-into one gRPC target listing every address (``ipv4:10.0.0.1:50051,10.0.0.2:50051``), so
-one channel (load-balancing policy ``pick_first``) uses the first server that accepts a
-connection. When that server goes away (killed, or draining after SIGTERM and refusing
-new connections), the call that failed is retried by the policy above
-and the channel connects to the next address that answers. Host names are resolved once,
-when the client is made; a single target (a string) is passed to gRPC unchanged, so a DNS
-name with several addresses, or any gRPC target URI, gives the same failover and is
-re-resolved by gRPC.
+A fleet of servers: every channel balances calls with gRPC's ``round_robin`` policy. It
+connects to every address its target resolves to and sends each call to the next
+connected one, so one client spreads its calls over all the replicas (``pick_first``,
+gRPC's default, would send them all to one). A call that fails with UNAVAILABLE is
+retried by the policy above, and the retry goes to the next connected replica: a server
+that went away (killed, or draining after SIGTERM: it sends GOAWAY and refuses new
+connections) leaves the rotation as soon as its connection breaks, and rejoins it when
+it accepts connections again (gRPC reconnects with backoff). A fleet's channel also
+checks each replica's health (client-side health checking, ``FLEET_SERVICE_CONFIG``): a
+replica whose overall health is not SERVING, one still loading its models or one that
+began draining, gets no call until it is SERVING again; so ``health()`` and
+``wait_until_serving`` on a fleet ask a replica that serves, and find none (UNAVAILABLE)
+while none does. A single "host:port" target is not health-checked: ``health()`` then
+reports that server's own state, NOT_SERVING included. ``options`` given to the
+client replace the policy: ``options=[("grpc.lb_policy_name", "pick_first")]`` sends
+every call to the first address that accepts a connection (the behaviour before 0.2.0).
+
+The target can be:
+
+- one string, passed to gRPC unchanged: "host:port" or any gRPC target URI. With
+  ``dns:///name:port`` (a Kubernetes headless Service: one A record per ready pod) gRPC
+  resolves the name itself and resolves it again when a connection closes (at most every
+  30 s), which the server provokes every ``max_connection_age_seconds``: replicas that
+  were added since are then used, and removed ones dropped.
+- a list of "host:port" strings: ``channel_target`` turns ``["10.0.0.1:50051",
+  "10.0.0.2:50051"]`` into one gRPC target listing every address
+  (``ipv4:10.0.0.1:50051,10.0.0.2:50051``); host names in a list are resolved once, when
+  the client is made (use ``dns:///`` for a set that changes).
 """
 
 from __future__ import annotations
@@ -59,21 +78,30 @@ RETRY_POLICY: dict[str, Any] = {
     "backoffMultiplier": 2,
     "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
 }
-SERVICE_CONFIG = json.dumps(
+METHOD_CONFIG: list[dict[str, Any]] = [
     {
-        "methodConfig": [
-            {
-                "name": [{"service": SERVICE}, {"service": HEALTH_SERVICE}],
-                "retryPolicy": RETRY_POLICY,
-            }
-        ]
+        "name": [{"service": SERVICE}, {"service": HEALTH_SERVICE}],
+        "retryPolicy": RETRY_POLICY,
     }
+]
+SERVICE_CONFIG = json.dumps({"methodConfig": METHOD_CONFIG})
+#: The service config of a fleet (several targets, or a ``dns:`` target): the same, and
+#: client-side health checking: the channel watches each replica's overall health
+#: (service "") and leaves the ones that are not SERVING (starting, draining) out of the
+#: rotation. A server without the health service counts as healthy.
+FLEET_SERVICE_CONFIG = json.dumps(
+    {"methodConfig": METHOD_CONFIG, "healthCheckConfig": {"serviceName": ""}}
 )
 #: gRPC retries a call only while its request is buffered, 256 KiB by default: a larger
 #: request (100 000 characters of CJK text is ~300 KB) would otherwise never be retried.
 RETRY_BUFFER_BYTES = 16 * 1024 * 1024
+#: How calls are spread over the addresses of the target (see the module docstring).
+LB_POLICY = "round_robin"
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.service_config", SERVICE_CONFIG),
+    # a channel argument, not the service config's loadBalancingConfig (which would win
+    # over it): so that a client's ``options`` can choose another policy
+    ("grpc.lb_policy_name", LB_POLICY),
     ("grpc.enable_retries", 1),
     ("grpc.per_rpc_retry_buffer_size", RETRY_BUFFER_BYTES),
     ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES),
@@ -148,6 +176,11 @@ def channel_target(target: str | Sequence[str]) -> tuple[str, tuple[str, ...]]:
     return "ipv6:" + ",".join(f"[{a}]:{port}" for a, port in mapped), targets
 
 
+def is_fleet(targets: Sequence[str]) -> bool:
+    """Whether ``targets`` (as given) name several servers: a list, or a ``dns:`` URI."""
+    return len(targets) > 1 or targets[0].startswith("dns:")
+
+
 def channel_args(
     target: str | Sequence[str], options: Sequence[tuple[str, Any]]
 ) -> tuple[str, tuple[str, ...], list[tuple[str, Any]]]:
@@ -156,10 +189,14 @@ def channel_args(
     Over several targets the channel's authority (the ``:authority`` header and, with
     TLS, the name the server certificates are checked against) is the first target's
     "host:port", unless ``options`` set ``grpc.default_authority`` (or, for TLS only,
-    ``grpc.ssl_target_name_override``).
+    ``grpc.ssl_target_name_override``). A fleet (``is_fleet``) gets
+    ``FLEET_SERVICE_CONFIG`` (health-checked replicas) unless ``options`` set
+    ``grpc.service_config``.
     """
     grpc_target, targets = channel_target(target)
     extra = list(options)
+    if is_fleet(targets) and not any(name == "grpc.service_config" for name, _ in extra):
+        extra.insert(0, ("grpc.service_config", FLEET_SERVICE_CONFIG))
     if len(targets) > 1 and not any(name == "grpc.default_authority" for name, _ in extra):
         extra.insert(0, ("grpc.default_authority", targets[0]))
     return grpc_target, targets, channel_options(extra)

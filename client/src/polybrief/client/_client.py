@@ -18,10 +18,11 @@ class Client(BaseClient[grpc.Channel]):
     ...     result = client.summarize(article, to=["en", "fr"])
 
     ``target`` is one server, "host:port" (or any gRPC target URI), or several for
-    failover: ``Client(["10.0.0.1:50051", "10.0.0.2:50051"])`` opens one channel over
-    all of their addresses; it uses the first server that accepts a connection, and when
-    that one dies or shuts down, the call that failed with UNAVAILABLE is retried on the
-    next (host names in a list are resolved once, here; see ``_channel``).
+    a fleet: ``Client(["10.0.0.1:50051", "10.0.0.2:50051"])`` (or
+    ``"dns:///name:port"``) opens one channel over all of their addresses and sends each
+    call to the next replica that is up and SERVING (round robin); a call that fails with
+    UNAVAILABLE is retried on another (host names in a list are resolved once, here; see
+    ``_channel``).
 
     ``timeout`` (seconds) is the deadline of every call unless a call passes its own
     ``timeout=``; calls are never unbounded. ``credentials`` makes the channel secure:

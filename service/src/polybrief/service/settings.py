@@ -49,7 +49,15 @@ class Settings(BaseSettings):
     max_concurrent_calls: int = Field(
         64, ge=1, description="Calls admitted at once; one more gets RESOURCE_EXHAUSTED at once."
     )
-    max_batch: int = Field(32, ge=1, description="Segments per inference batch.")
+    max_batch: int = Field(64, ge=1, description="Segments per inference batch.")
+    # CTranslate2 memory grows ~50 kB per source token of a batch at opus-mt's size
+    # (cross-attention caches, fp32): 2048 keeps a c64 peak near 350 MB (make bench)
+    max_batch_tokens: int = Field(
+        2048,
+        ge=16,
+        description="Source tokens per CTranslate2 pass, at most: a larger batch runs as "
+        "several passes of similar lengths (batch_type='tokens'); bounds a batch's memory.",
+    )
     # Two: the legs of a brief (one model per language pair) overlap; small batches leave
     # the cores partly idle, so the second leg costs little (make bench: legs 4x faster).
     inference_workers: int = Field(
@@ -73,6 +81,13 @@ class Settings(BaseSettings):
         "clients return a few ms after their answer).",
     )
     max_queue: int = Field(4096, ge=1, description="Segments waiting for inference, at most.")
+    malloc_arenas: int = Field(
+        2,
+        ge=0,
+        description="glibc malloc arenas, at most (as MALLOC_ARENA_MAX; 0: glibc's own, 8 per "
+        "core): otherwise each new request or leg thread may get an arena of its own and "
+        "the RSS grows with the thread count (make soak).",
+    )
     cache_mb: int = Field(64, ge=0, description="Translation cache budget in MiB (0: off).")
     ct2_cache: Path = Field(
         default_factory=_default_ct2_cache,
@@ -119,6 +134,21 @@ class Settings(BaseSettings):
         "json", description="json: one JSON object per line (with request_id); text: for people."
     )
     grace_seconds: float = Field(10.0, ge=0, description="Drain time on shutdown.")
+    # gRPC clients balance calls over the connections they hold, and only re-resolve a
+    # name (a headless Service) when one closes: without an age limit, replicas added by
+    # a scale-up would get no calls from clients that were already connected.
+    max_connection_age_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="Close each client connection (GOAWAY) after this long, ±10%, so that "
+        "clients re-resolve and spread over replicas added since. 0: never.",
+    )
+    max_connection_age_grace_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="How long calls still running on a connection closed for its age may "
+        "finish (as long as the default deadline, so no call that uses it is cut).",
+    )
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Serve Prometheus metrics on this port (off if unset)."
     )
@@ -128,6 +158,14 @@ class Settings(BaseSettings):
         le=65535,
         description="Also serve grpc.health.v1 alone, in plaintext, on this port: for "
         "probes that cannot do (mutual) TLS. Off if unset.",
+    )
+    http_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Also serve the HTTP/JSON API (transcoded from the proto), its OpenAPI "
+        "document and the editors' web page on this port, with the same TLS, keys and "
+        "limits as gRPC. Off if unset.",
     )
     tls_cert: Path | None = Field(None, description="Server certificate chain (PEM): turns TLS on.")
     tls_key: Path | None = Field(None, description="Private key (PEM) of tls_cert.")

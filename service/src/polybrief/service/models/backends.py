@@ -424,10 +424,13 @@ class CTranslate2Backend:
         forced_eos: bool,
         default_beams: int = 1,
         max_positions: int | None = None,
+        max_batch_tokens: int | None = None,
     ) -> None:
         import ctranslate2
 
         self.spec, self.tokenizer, self.adapter = spec, tokenizer, adapter
+        # source tokens per pass: CTranslate2 sorts a larger batch by length and splits it
+        self.max_batch_tokens = max_batch_tokens
         device, compute_type = ct2_device(compute_type)
         # transformers spends the last allowed step on a forced end-of-sequence token
         self.eos_step = 1 if forced_eos else 0
@@ -480,6 +483,11 @@ class CTranslate2Backend:
             # greedy search only divides its score by it: 0 leaves the sum of log-probs
             length_penalty=length_penalty if beams > 1 else 0.0,
             return_scores=True,
+            **(
+                {"max_batch_size": self.max_batch_tokens, "batch_type": "tokens"}
+                if self.max_batch_tokens
+                else {}
+            ),
         )
         outputs = []
         scores = []

@@ -102,8 +102,10 @@ class ModelRegistry:
         threads: int,
         ct2_cache: Path,
         telemetry: Telemetry | None = None,
+        max_batch_tokens: int | None = None,
     ) -> None:
         self.threads = threads
+        self.max_batch_tokens = max_batch_tokens
         self.ct2_cache = ct2_cache
         self.telemetry: Telemetry = telemetry or NoTelemetry()
         self.catalog = catalog
@@ -275,6 +277,7 @@ class ModelRegistry:
             converted,
             compute_type=spec.compute_type,
             threads=self.threads,
+            max_batch_tokens=self.max_batch_tokens,
             forced_eos=facts.forced_eos,
             default_beams=facts.default_beams,
             max_positions=facts.decoder_positions,

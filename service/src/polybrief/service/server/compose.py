@@ -41,6 +41,7 @@ def build_registry(settings: Settings, telemetry: Telemetry | None = None) -> Mo
         max_loaded=settings.max_loaded_models,
         threads=settings.inference_threads,
         ct2_cache=settings.ct2_cache,
+        max_batch_tokens=settings.max_batch_tokens,
         telemetry=telemetry,
     )
 

@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from polybrief.service.api.servicer import SERVICE_NAME, PolybriefServicer, generic_handler
+from polybrief.service.http.serve import HttpServer, bind_internal
 from polybrief.service.middleware.auth import AuthInterceptor, KeyStore
 from polybrief.service.middleware.observe import ObservingInterceptor
 from polybrief.service.observability.metrics import Metrics
@@ -46,6 +47,7 @@ class RunningServer:
     metrics_http: Any = None
     probe: grpc.aio.Server | None = None
     probe_port: int | None = None
+    http: HttpServer | None = None
 
     async def mark(self, serving: bool) -> None:
         """Health and admission: SERVING and accepting calls, or neither."""
@@ -61,6 +63,8 @@ class RunningServer:
         instead of holding the process for the whole grace period.
         """
         await self.mark(False)
+        if self.http is not None:
+            self.http.begin_stop()  # no new connections; its calls drain with gRPC's
         stopping = asyncio.ensure_future(self.server.stop(grace))
         if grace:
             loop = asyncio.get_running_loop()
@@ -69,6 +73,8 @@ class RunningServer:
                 await asyncio.sleep(0.02)
             await self.server.stop(0)
         await stopping
+        if self.http is not None:
+            await self.http.stopped(grace)
         if self.probe is not None:
             await self.probe.stop(0)
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -82,6 +88,17 @@ def _interceptors(settings: Settings, metrics: Metrics) -> list[grpc.aio.ServerI
     if settings.api_keys is not None:
         interceptors.append(AuthInterceptor(KeyStore.load(settings.api_keys)))
     return interceptors
+
+
+def _connection_age_options(settings: Settings) -> list[tuple[str, int]]:
+    """gRPC's connection age limit: clients reconnect, re-resolving the name (new replicas)."""
+    if not settings.max_connection_age_seconds:
+        return []
+    grace = settings.max_connection_age_grace_seconds
+    return [
+        ("grpc.max_connection_age_ms", round(settings.max_connection_age_seconds * 1000)),
+        ("grpc.max_connection_age_grace_ms", round(grace * 1000)),
+    ]
 
 
 async def start(settings: Settings) -> RunningServer:
@@ -99,6 +116,7 @@ async def start(settings: Settings) -> RunningServer:
         options=[
             ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
             ("grpc.max_send_message_length", settings.max_send_message_bytes),
+            *_connection_age_options(settings),
         ],
     )
     server.add_generic_rpc_handlers((generic_handler(parts.servicer),))
@@ -130,8 +148,12 @@ async def start(settings: Settings) -> RunningServer:
             f"{settings.host}:{settings.health_port}"
         )
         await running.probe.start()
+    if settings.http_port is not None:  # HTTP/JSON, transcoded over a private unix socket
+        running.http = HttpServer(settings, bind_internal(server))
     await running.mark(False)
     await server.start()
+    if running.http is not None:
+        await running.http.start()
     log.info(
         "listening on %s:%d (%s, %s; NOT_SERVING until models are loaded)",
         settings.host,
