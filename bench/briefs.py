@@ -55,7 +55,7 @@ class Figures:
 
 def catalog(work: Path) -> Path:
     bart = models.distilbart(work / "distilbart-cnn-12-6-shape")
-    marian = models.marian_base(work / "opus-mt-en-fr-shape")
+    marian = models.marian_base(models.marian_dir(work))
 
     def entry(model_id: str, family: str, source: Path, tasks: str, extra: str, tokens: int) -> str:
         return (

@@ -13,6 +13,30 @@ from polybrief.service.models import tiny
 
 MARIAN_VOCAB = 59514
 BART_VOCAB = 50264
+# A real OPUS-MT SentencePiece model (read in place, never copied into the project): real
+# sentences then take as many tokens as they do in production (~1.3 per English word);
+# the tiny test vocabulary (700 pieces) cuts them 2-3x finer.
+REAL_SPM = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "real-layouts"
+    / "opus-mt-tc-big-en-pt"
+    / "source.spm"
+)
+
+
+def marian_dir(work: Path) -> Path:
+    """Where the opus-mt-shaped model lives: its name says which vocabulary it has."""
+    return work / ("opus-mt-en-fr-shape" if REAL_SPM.is_file() else "opus-mt-en-fr-shape-tiny-spm")
+
+
+def marian_vocabulary() -> str:
+    """The bench model's SentencePiece model, in words (for the results table)."""
+    if REAL_SPM.is_file():
+        return (
+            "the real English SentencePiece model of opus-mt-tc-big-en-pt (../shared/real-layouts)"
+        )
+    return "the tiny test SentencePiece model (../shared absent: inputs 2-3x longer than real)"
 
 
 def _padded(vocab: dict[str, int], size: int) -> dict[str, int]:
@@ -40,7 +64,13 @@ def marian_base(out: Path) -> Path:
     if (out / "config.json").is_file():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    spm_bytes, processor = tiny._train_spm(tiny.corpus_lines())
+    if REAL_SPM.is_file():
+        import sentencepiece
+
+        spm_bytes = REAL_SPM.read_bytes()
+        processor = sentencepiece.SentencePieceProcessor(model_proto=spm_bytes)
+    else:
+        spm_bytes, processor = tiny._train_spm(tiny.corpus_lines())
     for name in ("source.spm", "target.spm"):
         (out / name).write_bytes(spm_bytes)
     vocab: dict[str, int] = {"</s>": 0, "<unk>": 1}

@@ -384,7 +384,7 @@ def main() -> None:
     texts = sentences(count)
 
     print("building random-weight models at real sizes ...")
-    marian = models.marian_base(args.work / "opus-mt-en-fr-shape")
+    marian = models.marian_base(models.marian_dir(args.work))
     # Engine and service first, while this process has not run torch: torch's OpenMP
     # threads keep spinning for a while after in-process runs and would steal the cores.
     print(f"engine and service, {rounds} interleaved rounds ...")

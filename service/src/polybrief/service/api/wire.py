@@ -34,7 +34,9 @@ def _twin_pool() -> descriptor_pool.DescriptorPool:
     polybrief_pb2.DESCRIPTOR.CopyToProto(proto)
     original = f".{proto.package}."
     proto.name, proto.package = "polybrief_wire_twin.proto", _TWIN_PACKAGE
+    # the services, and the HTTP annotations they import, are no part of any message
     del proto.service[:]
+    del proto.dependency[:]
     for msg in proto.message_type:
         for fld in msg.field:
             if fld.type == descriptor_pb2.FieldDescriptorProto.TYPE_STRING:

@@ -13,14 +13,13 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from polybrief.service.api.servicer import SERVICE_NAME, PolybriefServicer, generic_handler
-from polybrief.service.http.serve import HttpServer, bind_internal
 from polybrief.service.middleware.auth import AuthInterceptor, KeyStore
 from polybrief.service.middleware.observe import ObservingInterceptor
 from polybrief.service.observability.metrics import Metrics
@@ -29,6 +28,9 @@ from polybrief.service.server.health import follow_models, mark_service
 from polybrief.service.server.runtime import configure_runtime
 from polybrief.service.server.tls import server_credentials
 from polybrief.service.settings import Settings
+
+if TYPE_CHECKING:  # imported only where the HTTP port is on (uvicorn costs start-up time)
+    from polybrief.service.http.serve import HttpServer
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +151,8 @@ async def start(settings: Settings) -> RunningServer:
         )
         await running.probe.start()
     if settings.http_port is not None:  # HTTP/JSON, transcoded over a private unix socket
+        from polybrief.service.http.serve import HttpServer, bind_internal
+
         running.http = HttpServer(settings, bind_internal(server))
     await running.mark(False)
     await server.start()
