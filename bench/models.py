@@ -27,7 +27,7 @@ REAL_SPM = (
 
 def marian_dir(work: Path) -> Path:
     """Where the opus-mt-shaped model lives: its name says which vocabulary it has."""
-    return work / ("opus-mt-en-fr-shape" if REAL_SPM.is_file() else "opus-mt-en-fr-shape-tiny-spm")
+    return work / ("opus-mt-en-fr-shape-opus-spm" if REAL_SPM.is_file() else "opus-mt-en-fr-shape")
 
 
 def marian_vocabulary() -> str:

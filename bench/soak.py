@@ -179,6 +179,21 @@ class Sample:
     threads: int
     p50_ms: float
     p99_ms: float
+    cache_mb: float = 0.0  # the translation cache's own count (bounded by POLYBRIEF_CACHE_MB)
+
+
+def cache_mb(metrics: str) -> float:
+    """``polybrief_cache_bytes`` from the server's metrics endpoint, in MB (0 if absent)."""
+    import urllib.request
+
+    with (
+        contextlib.suppress(OSError, ValueError),
+        urllib.request.urlopen(metrics, timeout=5) as answer,
+    ):
+        for line in answer.read().decode().splitlines():
+            if line.startswith("polybrief_cache_bytes "):
+                return float(line.split()[1]) / 2**20
+    return 0.0
 
 
 def report_line(sample: Sample, interval: Interval, total_calls: int) -> str:
@@ -186,11 +201,13 @@ def report_line(sample: Sample, interval: Interval, total_calls: int) -> str:
     return (
         f"t={sample.elapsed:5.0f}s calls={total_calls:6d} (+{sum(interval.codes.values())}) "
         f"{codes} | ok p50={sample.p50_ms:.0f}ms p99={sample.p99_ms:.0f}ms | "
-        f"server rss={sample.rss_mb:.1f}MB threads={sample.threads}"
+        f"server rss={sample.rss_mb:.1f}MB (cache {sample.cache_mb:.1f}MB) threads={sample.threads}"
     )
 
 
-async def soak(args: argparse.Namespace, address: str, server: psutil.Process) -> list[Sample]:
+async def soak(
+    args: argparse.Namespace, address: str, server: psutil.Process, metrics: str
+) -> list[Sample]:
     samples: list[Sample] = []
     started = time.monotonic()
     until = started + args.minutes * 60
@@ -214,6 +231,7 @@ async def soak(args: argparse.Namespace, address: str, server: psutil.Process) -
                 server.num_threads(),
                 percentile(latencies, 0.5) * 1000,
                 percentile(latencies, 0.99) * 1000,
+                cache_mb(metrics),
             )
             samples.append(sample)
             print(report_line(sample, interval, sum(load.totals.values())), flush=True)
@@ -223,15 +241,17 @@ async def soak(args: argparse.Namespace, address: str, server: psutil.Process) -
     return samples
 
 
-def start_server(args: argparse.Namespace, catalog: Path, log: Path) -> tuple[Any, str]:
+def start_server(args: argparse.Namespace, catalog: Path, log: Path) -> tuple[Any, str, str]:
     port = args.port or free_port()
+    metrics_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLYBRIEF_")}
     env.update(GRPC_VERBOSITY="NONE", POLYBRIEF_LOG_LEVEL="WARNING")
     env.update(item.split("=", 1) for item in args.server_env)
     command = [polybrief_command(), "serve", "--catalog", str(catalog), "--port", str(port)]
+    command += ["--metrics-port", str(metrics_port)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return process, f"127.0.0.1:{port}"
+    return process, f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"
 
 
 def main() -> int:
@@ -273,13 +293,13 @@ def main() -> int:
                            check=True, capture_output=True)  # fmt: skip
             catalog = Path(tmp) / "tiny" / "catalog.toml"
         log = args.server_log or Path(tmp) / "server.log"
-        process, address = start_server(args, catalog, log)
+        process, address, metrics = start_server(args, catalog, log)
         try:
             with pc.Client(address, timeout=10) as client:
                 client.wait_until_serving(300)
             print(f"soak: server pid {process.pid} on {address}, {args.concurrency} callers, "
                   f"{args.minutes:g} min, a line every {args.interval:g} s", flush=True)  # fmt: skip
-            samples = asyncio.run(soak(args, address, psutil.Process(process.pid)))
+            samples = asyncio.run(soak(args, address, psutil.Process(process.pid), metrics))
             alive = process.poll() is None
         except BaseException:
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
@@ -311,6 +331,13 @@ def summarize(
     print(f"RSS drift: {baseline.rss_mb:.1f} MB (t={baseline.elapsed:.0f}s) -> "
           f"{last.rss_mb:.1f} MB (t={last.elapsed:.0f}s): {drift:+.1f} MB ({drift_pct:+.1f}%), "
           f"threshold {args.rss_threshold:g}%")  # fmt: skip
+    net = drift - (last.cache_mb - baseline.cache_mb)
+    half = samples[len(samples) // 2]
+    print(f"  of which the translation cache filling: {last.cache_mb - baseline.cache_mb:+.1f} MB "
+          f"(to {last.cache_mb:.1f} MB of its budget); the rest {net:+.1f} MB "
+          f"({100 * net / baseline.rss_mb:+.1f}%); second half (t={half.elapsed:.0f}s on): "
+          f"{last.rss_mb - half.rss_mb:+.1f} MB, {last.rss_mb - last.cache_mb - (half.rss_mb - half.cache_mb):+.1f} MB "
+          "net of the cache")  # fmt: skip
     print(f"p99 drift: {baseline.p99_ms:.0f} ms -> {last.p99_ms:.0f} ms ({p99_pct:+.1f}%); "
           f"threads {baseline.threads} -> {last.threads}")  # fmt: skip
     for what, n in args.unexpected.most_common(10):

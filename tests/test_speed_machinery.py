@@ -481,3 +481,63 @@ def test_failed_ctranslate2_conversion_falls_back_to_torch(
     state, detail = registry.state(loaded.spec)
     assert state.value == "loaded"
     assert "ctranslate2 was unavailable" in detail
+
+
+class SizesBackend:
+    """Records each batch's size; each batch takes ``seconds``."""
+
+    name = "sizes"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sizes: list[int] = []
+
+    def generate(self, texts: Any, task: Task) -> Generated:
+        self.sizes.append(len(texts))
+        time.sleep(self.seconds)
+        return Generated(list(texts), len(texts), len(texts))
+
+
+def test_the_fill_wait_grows_with_the_models_batch_time() -> None:
+    """A caller arriving shortly after a batch began to wait joins it when the model's
+    batches are slow (fill_fraction of the last batch's time), not only within the fixed
+    fill wait (0 here)."""
+    batcher = Batcher(
+        max_batch=8, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1, fill_fraction=1.0
+    )
+    backend = SizesBackend(0.4)
+    task = Task("translate", "en", "fr")
+
+    def call(text: str, delay: float) -> str:
+        time.sleep(delay)
+        return batcher.run(backend, "m", task, [text], CallContext())[0].text
+
+    try:
+        with ThreadPoolExecutor(2) as pool:  # two callers: the recent concurrency is 2
+            assert list(pool.map(call, ["a", "b"], [0.0, 0.0])) == ["a", "b"]
+            backend.sizes.clear()
+            assert list(pool.map(call, ["c", "d"], [0.0, 0.05])) == ["c", "d"]
+    finally:
+        batcher.close()
+    assert backend.sizes == [2]  # "d" came 50 ms late and still shared "c"'s batch
+
+
+def test_a_one_part_call_runs_on_the_callers_thread() -> None:
+    """A call with one part (one text) takes no leg thread: it completes while every leg
+    thread is busy, so more concurrent calls than leg threads still reach the batcher."""
+    from polybrief.service.fanout import completed
+
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as legs:
+        blocker = legs.submit(release.wait, 30)
+        caller = threading.current_thread()
+        ran_on: list[threading.Thread] = []
+
+        def part(context: CallContext) -> str:
+            ran_on.append(threading.current_thread())
+            return "done"
+
+        assert list(completed(legs, [part], CallContext())) == [(0, "done")]
+        assert ran_on == [caller]
+        assert not blocker.done()
+        release.set()

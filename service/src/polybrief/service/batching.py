@@ -69,10 +69,15 @@ class Batcher:
         max_queue: int,
         workers: int,
         telemetry: Telemetry | None = None,
+        fill_fraction: float = 0.0,
     ) -> None:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.fill_wait_s = fill_wait_s
+        # the fill wait grows with the model's last batch time: at high concurrency the
+        # callers of a batch need longer to come back than a fixed 30 ms
+        self.fill_fraction = fill_fraction
+        self._last_batch_s: dict[str, float] = {}
         self._live = 0
         self._recent: deque[tuple[float, int]] = deque()  # (when, calls waiting then)
         self.max_queue = max_queue
@@ -199,12 +204,13 @@ class Batcher:
         # in step instead of splitting them into alternating half-full batches. With one
         # caller the target is 1 and nothing waits.
         target = min(self.max_batch, max(1, self._recent_concurrency(started)))
+        fill_s = max(self.fill_wait_s, self.fill_fraction * self._last_batch_s.get(first.model, 0))
         while not self._closed:
             now = time.monotonic()
             same = sum(1 for j in self._queue if j.model == first.model and j.task == first.task)
             if same >= target:
                 break
-            left = max(first.enqueued + self.max_wait_s, started + self.fill_wait_s) - now
+            left = max(first.enqueued + self.max_wait_s, started + fill_s) - now
             if left <= 0:
                 break
             self._cond.wait(left)
@@ -232,12 +238,15 @@ class Batcher:
                     self.telemetry.segments_dropped(1, _reason(job.context))
                 else:
                     live.append(job)
+            began = time.monotonic()
             try:
                 if live:
                     self._compute(live)
             finally:
                 with self._cond:
                     self._busy.discard(batch[0].model)
+                    if live:
+                        self._last_batch_s[batch[0].model] = time.monotonic() - began
                     self._cond.notify_all()
 
     def _compute(self, jobs: list[_Job]) -> None:

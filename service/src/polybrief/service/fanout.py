@@ -28,6 +28,12 @@ def completed(
     """``(index, result)`` of each part as it completes. Closing the iterator early (the
     caller went away) or a part's error stops the parts still running."""
     shared = context.part()
+    if len(parts) == 1:
+        # one part runs on the caller's thread: no hop, and no leg thread held (with more
+        # concurrent calls than leg threads, one-text calls queued for the pool and never
+        # reached the batcher together: c64 batches averaged 28 of 64 segments)
+        yield 0, _alive(parts[0], shared)
+        return
     pending: dict[Future[T], int] = {
         executor.submit(contextvars.copy_context().run, _alive, part, shared): index
         for index, part in enumerate(parts)

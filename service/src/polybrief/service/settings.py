@@ -50,8 +50,9 @@ class Settings(BaseSettings):
         64, ge=1, description="Calls admitted at once; one more gets RESOURCE_EXHAUSTED at once."
     )
     max_batch: int = Field(64, ge=1, description="Segments per inference batch.")
-    # CTranslate2 memory grows ~50 kB per source token of a batch at opus-mt's size
-    # (cross-attention caches, fp32): 2048 keeps a c64 peak near 350 MB (make bench)
+    # A CTranslate2 pass holds ~100 kB per source token at opus-mt's size (attention
+    # caches, fp32). make bench at c64: 2048 peaks under 400 MB; 4096 runs 64 news
+    # sentences in one pass, ~25% more tokens/s for ~150 MB more.
     max_batch_tokens: int = Field(
         2048,
         ge=16,
@@ -79,6 +80,14 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a batch may wait to reach the recent concurrency (closed-loop "
         "clients return a few ms after their answer).",
+    )
+    fill_wait_fraction: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="The fill wait is at least this share of the model's last batch time: "
+        "many callers of one batch take longer than fill_wait_ms to come back (c64 batches "
+        "averaged 23 of 64 segments with a fixed 30 ms).",
     )
     max_queue: int = Field(4096, ge=1, description="Segments waiting for inference, at most.")
     malloc_arenas: int = Field(

@@ -52,6 +52,7 @@ def build_engine(settings: Settings, telemetry: Telemetry | None = None) -> Engi
         max_batch=settings.max_batch,
         max_wait_s=settings.max_wait_ms / 1000,
         fill_wait_s=settings.fill_wait_ms / 1000,
+        fill_fraction=settings.fill_wait_fraction,
         max_queue=settings.max_queue,
         workers=settings.inference_workers,
         telemetry=telemetry,
