@@ -196,7 +196,13 @@ class Service:
             time.sleep(0.05)
 
     def run(self, level: int) -> dict[str, float]:
-        """``level`` closed-loop clients over several waves of distinct sentences."""
+        """``level`` closed-loop clients over several waves of distinct sentences, after
+        one untimed wave (the batcher learns the concurrency: the first batch of a new
+        level starts before all its callers arrived)."""
+        with ThreadPoolExecutor(level) as pool:
+            list(
+                pool.map(lambda t: self.client.translate(t, to="fr", source="en"), sentences(level))
+            )
         texts = sentences(max(16, 4 * level))
         latencies: list[float] = []
         flagged: list[bool] = []
