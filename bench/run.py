@@ -180,14 +180,32 @@ def bench_catalog(directory: Path, work: Path) -> Path:
 class Service:
     """The service in its own process (``served``), its RSS sampled every 50 ms."""
 
-    def __init__(self, client: Any, process: psutil.Process) -> None:
-        self.client, self.process = client, process
+    def __init__(self, client: Any, process: psutil.Process, metrics: str = "") -> None:
+        self.client, self.process, self.metrics = client, process, metrics
         self.peak = 0.0
         self.stop = threading.Event()
         client.wait_until_serving(600)
         self.idle = process.memory_info().rss / 2**20
         threading.Thread(target=self._sample, daemon=True).start()
         client.translate("Warm up the service once.", to="fr", source="en")
+
+    def batches(self) -> dict[str, float]:
+        """The server's own batch counters (its metrics port): batches, segments, seconds."""
+        import urllib.request
+
+        names = {
+            "polybrief_batch_size_count": "count",
+            "polybrief_batch_size_sum": "sum",
+            "polybrief_batch_seconds_sum": "seconds",
+        }
+        found = dict.fromkeys(names.values(), 0.0)
+        if self.metrics:
+            with urllib.request.urlopen(self.metrics, timeout=10) as answer:
+                for line in answer.read().decode().splitlines():
+                    name = line.split("{", 1)[0].split(" ", 1)[0]
+                    if name in names:
+                        found[names[name]] += float(line.rsplit(" ", 1)[1])
+        return found
 
     def _sample(self) -> None:
         while not self.stop.is_set():
@@ -216,11 +234,20 @@ class Service:
             # a segment warning: the guard re-decoded it and it still failed
             flagged.append(any(w.segment >= 0 for w in item.warnings))
 
+        before = self.batches()
         with ThreadPoolExecutor(level) as pool:
             started = time.perf_counter()
             list(pool.map(call, texts))
             elapsed = time.perf_counter() - started
+        after = self.batches()
+        count, segments, busy = (after[k] - before[k] for k in ("count", "sum", "seconds"))
+        inside = {
+            "batch_mean": segments / count if count else 0.0,
+            "busy": busy / elapsed,  # the share of the time a batch of this model was running
+            "infer_tps": segments * OUT_TOKENS / busy if busy else 0.0,
+        }
         return {
+            **inside,
             "concurrency": level,
             "tps": len(texts) * OUT_TOKENS / elapsed,
             "p50": percentile(latencies, 0.5),
@@ -235,11 +262,12 @@ def service(directory: Path, work: Path, *, guards: bool, **env: str) -> Iterato
 
     port = 50600 + os.getpid() % 300
     settings = {"cache_mb": "0", "quality_guards": "true" if guards else "false", **env}
+    settings["metrics_port"] = str(port + 1000)
     with (
         served(bench_catalog(directory, work), port, **settings) as (address, process),
         Client(address, timeout=600) as client,
     ):
-        running = Service(client, process)
+        running = Service(client, process, f"http://127.0.0.1:{port + 1000}/metrics")
         try:
             yield running
         finally:
@@ -484,6 +512,23 @@ def main() -> None:
     )
     if bart_rows:
         table.append(bart_rows.rstrip("\n"))
+    inside = [
+        "",
+        "Inside the service (its own batch metrics, medians over the rounds): how full its "
+        "batches were, the share of the wall time a batch was running, and the tokens/s of "
+        "its batches while they ran (CTranslate2 in the server process, next to the "
+        "request threads), against the engine's batch of 16 alone in this process "
+        f"({statistics.median(engine_values('engine_batch')):.0f} tok/s).",
+        "",
+        "| concurrency | segments per batch | inference busy | tokens/s while inferring |",
+        "|---|---|---|---|",
+        *(
+            f"| {level} | {statistics.median(service_values(level, 'batch_mean')):.1f} | "
+            f"{statistics.median(service_values(level, 'busy')):.0%} | "
+            f"{statistics.median(service_values(level, 'infer_tps')):.0f} |"
+            for level in levels
+        ),
+    ]
     guards_ratio = guarded["tps"] / statistics.median(
         service_values(int(guarded["concurrency"]), "tps")
     )
@@ -496,6 +541,7 @@ def main() -> None:
     )
     engine_latency = statistics.median(engine_values("one_latency"))
     table += [
+        *inside,
         "",
         "| start-up: `polybrief-server serve` to SERVING (median of 3) | seconds | RSS MB at SERVING |",
         "|---|---|---|",

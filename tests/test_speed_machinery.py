@@ -84,7 +84,9 @@ def _blocked(batcher: Batcher, backend: GatedBackend, texts: list[str]) -> threa
 
 
 def test_dead_calls_are_dropped_before_compute() -> None:
-    batcher = Batcher(max_batch=2, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1)
+    batcher = Batcher(
+        max_batch=2, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1, fill_fraction=0.0
+    )
     backend = GatedBackend()
     task = Task("translate", "en", "fr")
     try:
@@ -109,7 +111,9 @@ def test_dead_calls_are_dropped_before_compute() -> None:
 def test_a_cancelled_call_leaves_the_queue_at_once() -> None:
     """Its scope cancelled, a call's queued segments are dropped while the inference
     thread is still busy (not when their batch would be taken), and the call ends."""
-    batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1)
+    batcher = Batcher(
+        max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1, fill_fraction=0.0
+    )
     backend = GatedBackend()
     task = Task("translate", "en", "fr")
     scope = CancelScope()
@@ -142,7 +146,9 @@ def test_a_cancelled_call_leaves_the_queue_at_once() -> None:
 def test_workers_overlap_batches_of_different_models_never_of_one() -> None:
     """Two inference workers: while model A's batch is held, model B's runs; a second
     batch of A waits for the first (one batch per model at a time)."""
-    batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=2)
+    batcher = Batcher(
+        max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=2, fill_fraction=0.0
+    )
     held, other = GatedBackend(), GatedBackend(open_=True)
     task = Task("translate", "en", "fr")
     try:
@@ -186,7 +192,14 @@ class CountingBackend:
 def test_two_workers_never_run_two_batches_of_one_model() -> None:
     """Closed-loop callers of one model, two workers both waiting for a batch to fill:
     the model's batches still run one at a time, and every caller gets its own outputs."""
-    batcher = Batcher(max_batch=32, max_wait_s=0.0, fill_wait_s=0.01, max_queue=10_000, workers=2)
+    batcher = Batcher(
+        max_batch=32,
+        max_wait_s=0.0,
+        fill_wait_s=0.01,
+        max_queue=10_000,
+        workers=2,
+        fill_fraction=0.0,
+    )
     backend = CountingBackend()
     task = Task("translate", "en", "fr")
 
@@ -206,7 +219,9 @@ def test_two_workers_never_run_two_batches_of_one_model() -> None:
 
 
 def test_full_queue_is_overloaded_not_queued_forever() -> None:
-    batcher = Batcher(max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=3, workers=1)
+    batcher = Batcher(
+        max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=3, workers=1, fill_fraction=0.0
+    )
     backend = GatedBackend()
     task = Task("translate", "en", "fr")
     try:

@@ -68,8 +68,8 @@ class Batcher:
         fill_wait_s: float,
         max_queue: int,
         workers: int,
+        fill_fraction: float,
         telemetry: Telemetry | None = None,
-        fill_fraction: float = 0.0,
     ) -> None:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
