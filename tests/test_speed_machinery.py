@@ -52,6 +52,18 @@ def test_batching_never_mixes_requests(client: Client, tiny_server: Any) -> None
     assert stats.batches > batches_before
 
 
+def _batcher(**settings: Any) -> Batcher:
+    """A batcher that waits for nothing unless told: one worker, room for 100 segments."""
+    defaults: dict[str, Any] = {
+        "max_wait_s": 0.0,
+        "fill_wait_s": 0.0,
+        "max_queue": 100,
+        "workers": 1,
+        "fill_fraction": 0.0,
+    }
+    return Batcher(**(defaults | settings))
+
+
 class GatedBackend:
     """A backend stand-in that only lets the queue be observed: each batch it is given
     waits until the test opens the gate, so what is computing when is up to the test."""
@@ -84,9 +96,7 @@ def _blocked(batcher: Batcher, backend: GatedBackend, texts: list[str]) -> threa
 
 
 def test_dead_calls_are_dropped_before_compute() -> None:
-    batcher = Batcher(
-        max_batch=2, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1, fill_fraction=0.0
-    )
+    batcher = _batcher(max_batch=2)
     backend = GatedBackend()
     task = Task("translate", "en", "fr")
     try:
@@ -111,9 +121,7 @@ def test_dead_calls_are_dropped_before_compute() -> None:
 def test_a_cancelled_call_leaves_the_queue_at_once() -> None:
     """Its scope cancelled, a call's queued segments are dropped while the inference
     thread is still busy (not when their batch would be taken), and the call ends."""
-    batcher = Batcher(
-        max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1, fill_fraction=0.0
-    )
+    batcher = _batcher(max_batch=1)
     backend = GatedBackend()
     task = Task("translate", "en", "fr")
     scope = CancelScope()
@@ -146,9 +154,7 @@ def test_a_cancelled_call_leaves_the_queue_at_once() -> None:
 def test_workers_overlap_batches_of_different_models_never_of_one() -> None:
     """Two inference workers: while model A's batch is held, model B's runs; a second
     batch of A waits for the first (one batch per model at a time)."""
-    batcher = Batcher(
-        max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=2, fill_fraction=0.0
-    )
+    batcher = _batcher(max_batch=1, workers=2)
     held, other = GatedBackend(), GatedBackend(open_=True)
     task = Task("translate", "en", "fr")
     try:
@@ -219,9 +225,7 @@ def test_two_workers_never_run_two_batches_of_one_model() -> None:
 
 
 def test_full_queue_is_overloaded_not_queued_forever() -> None:
-    batcher = Batcher(
-        max_batch=1, max_wait_s=0.0, fill_wait_s=0.0, max_queue=3, workers=1, fill_fraction=0.0
-    )
+    batcher = _batcher(max_batch=1, max_queue=3)
     backend = GatedBackend()
     task = Task("translate", "en", "fr")
     try:
@@ -517,9 +521,7 @@ def test_the_fill_wait_grows_with_the_models_batch_time() -> None:
     """A caller arriving shortly after a batch began to wait joins it when the model's
     batches are slow (fill_fraction of the last batch's time), not only within the fixed
     fill wait (0 here)."""
-    batcher = Batcher(
-        max_batch=8, max_wait_s=0.0, fill_wait_s=0.0, max_queue=100, workers=1, fill_fraction=1.0
-    )
+    batcher = _batcher(max_batch=8, fill_fraction=1.0)
     backend = SizesBackend(0.4)
     task = Task("translate", "en", "fr")
 
