@@ -90,13 +90,6 @@ class Settings(BaseSettings):
         "averaged 23 of 64 segments with a fixed 30 ms).",
     )
     max_queue: int = Field(4096, ge=1, description="Segments waiting for inference, at most.")
-    malloc_arenas: int = Field(
-        2,
-        ge=0,
-        description="glibc malloc arenas, at most (as MALLOC_ARENA_MAX; 0: glibc's own, 8 per "
-        "core): otherwise each new request or leg thread may get an arena of its own and "
-        "the RSS grows with the thread count (make soak).",
-    )
     cache_mb: int = Field(64, ge=0, description="Translation cache budget in MiB (0: off).")
     ct2_cache: Path = Field(
         default_factory=_default_ct2_cache,
