@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
@@ -46,8 +47,14 @@ class Replica:
             request_deserializer=pb.TranslateRequest.FromString,
             response_serializer=pb.TranslateResponse.SerializeToString,
         )
+        stream = grpc.unary_stream_rpc_method_handler(
+            self._stream,
+            request_deserializer=pb.TranslateRequest.FromString,
+            response_serializer=pb.TranslateEvent.SerializeToString,
+        )
+        handlers = {"Translate": method, "StreamTranslate": stream}
         self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("polybrief.v1.Polybrief", {"Translate": method}),)
+            (grpc.method_handlers_generic_handler("polybrief.v1.Polybrief", handlers),)
         )
         bound = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.port = self.server.add_insecure_port(bound)
@@ -62,6 +69,10 @@ class Replica:
         if self.refuse:
             context.abort(grpc.StatusCode.UNAVAILABLE, "draining")
         return pb.TranslateResponse(target_language="fr")
+
+    def _stream(self, request: pb.TranslateRequest, context: grpc.ServicerContext) -> Any:
+        self._handle(request, context)
+        yield pb.TranslateEvent(done=pb.TranslateDone(target_language="fr"))
 
     def serving(self, serving: bool) -> None:
         assert self.health is not None
@@ -184,6 +195,102 @@ def test_one_server_is_not_health_checked() -> None:
             fleet.health()
     finally:
         replica.stop()
+
+
+#: Longer than the channel's own retries can last (backoffs of at most 0.1 + 0.2 + 0.4 s,
+#: wall-clock time whatever the machine's speed): a call still answered after it waited.
+OUTLASTS_RETRIES_S = 3.0
+
+
+def _serving_later(replica: Replica, after: threading.Event) -> threading.Thread:
+    """A thread that makes ``replica`` SERVING ``OUTLASTS_RETRIES_S`` after ``after``."""
+
+    def run() -> None:
+        after.wait()
+        time.sleep(OUTLASTS_RETRIES_S)
+        replica.serving(True)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_fleet_call_waits_for_a_replica_within_its_deadline() -> None:
+    """No replica ready when the call is made (every one starting, or the last one left
+    stopped while its replacement's connection is in reconnect backoff): the call waits
+    and is answered by the first replica to become ready; a single target fails fast."""
+    replicas = [Replica(health=True) for _ in range(2)]
+    try:
+        for replica in replicas:
+            replica.serving(False)
+        with pc.Client(replicas[0].address, timeout=30) as single:
+            began = time.monotonic()
+            assert single.health() == "NOT_SERVING"  # a single target asks the server
+            single_s = time.monotonic() - began
+        called = threading.Event()
+        later = _serving_later(replicas[1], called)
+        with pc.Client([r.address for r in replicas], timeout=30) as client:
+            called.set()
+            began = time.monotonic()
+            assert client.translate("x", to="fr") == []
+            waited = time.monotonic() - began
+        later.join()
+        assert [r.calls for r in replicas] == [0, 1]
+        assert waited >= OUTLASTS_RETRIES_S > single_s
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+
+def test_a_fleet_stream_and_an_async_call_wait_too() -> None:
+    replica = Replica(health=True)
+    fleet = [replica.address, replica.address]
+    try:
+        replica.serving(False)
+        called = threading.Event()
+        later = _serving_later(replica, called)
+        with pc.Client(fleet, timeout=30) as client:
+            called.set()
+            events = list(client.stream_translate("x", to="fr"))
+        later.join()
+        assert events == [pc.TranslateDone("fr")]
+        replica.serving(False)
+
+        async def run() -> None:
+            async with pc.AsyncClient(fleet, timeout=30) as client:
+                called.set()
+                assert await client.translate("x", to="fr") == []
+
+        called = threading.Event()
+        later = _serving_later(replica, called)
+        asyncio.run(run())
+        later.join()
+        assert replica.calls == 2
+    finally:
+        replica.stop()
+
+
+def test_a_restarted_replica_takes_the_calls_of_a_stopped_one() -> None:
+    """The rolling restart's worst moment: the only connected replica stops just after
+    its replacement came up on another port, before the channel reconnected to it."""
+    first, second = Replica(), Replica()
+    port = second.port
+    second.stop()  # the replacement's address is down: the channel backs off from it
+    try:
+        with pc.Client([first.address, second.address], timeout=30) as client:
+            for _ in range(CALLS):
+                client.translate("x", to="fr")
+            assert first.calls == CALLS
+            first.stop()
+            replacement = Replica(port=port)
+            try:
+                for _ in range(CALLS):
+                    client.translate("x", to="fr")  # none fails
+                assert replacement.calls == CALLS
+            finally:
+                replacement.stop()
+    finally:
+        first.stop()
 
 
 def test_async_client_round_robins_too(fleet: list[Replica]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from polybrief.client._base import BaseClient, Call, E, R, ServingWait
+from polybrief.client._base import BaseClient, Call, E, R, ReplicaWait, ServingWait
 from polybrief.client._errors import map_rpc_error
 
 
@@ -44,22 +44,47 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
 
     async def _run(self, call: Call[R]) -> R:
         """Makes ``call`` and awaits its end."""
-        try:
-            reply = await call.method(call.request, timeout=call.timeout, metadata=self._metadata)
-        except grpc.aio.AioRpcError as error:
-            return call.failed(error)
-        return call.read(reply)
+        attempt = ReplicaWait(self, call.timeout)
+        while True:
+            try:
+                reply = await call.method(
+                    call.request, timeout=attempt.remaining(), metadata=self._metadata
+                )
+            except grpc.aio.AioRpcError as error:
+                wait = attempt.wait(error)
+                if wait is not None and await self._replica_ready(wait):
+                    continue
+                return call.failed(error)
+            return call.read(reply)
 
     async def _stream(self, call: Call[E]) -> AsyncIterator[E]:
-        """Makes the streaming ``call``; yields its events as they come."""
-        responses = call.method(call.request, timeout=call.timeout, metadata=self._metadata)
+        """Makes the streaming ``call``; yields its events as they come. A stream that
+        failed before its first event is made again as a unary call is (``ReplicaWait``)."""
+        attempt = ReplicaWait(self, call.timeout)
+        while True:
+            responses = call.method(
+                call.request, timeout=attempt.remaining(), metadata=self._metadata
+            )
+            started = False
+            try:
+                async for message in responses:
+                    started = True
+                    yield call.read(message)
+                return
+            except grpc.aio.AioRpcError as error:
+                wait = None if started else attempt.wait(error)
+                if wait is None or not await self._replica_ready(wait):
+                    raise map_rpc_error(error) from error
+            finally:
+                responses.cancel()  # no-op once the stream has ended
+
+    async def _replica_ready(self, timeout: float) -> bool:
+        """Whether the channel has a ready replica within ``timeout`` seconds."""
         try:
-            async for message in responses:
-                yield call.read(message)
-        except grpc.aio.AioRpcError as error:
-            raise map_rpc_error(error) from error
-        finally:
-            responses.cancel()  # no-op once the stream has ended
+            await asyncio.wait_for(self._channel.channel_ready(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def wait_until_serving(self, timeout: float) -> None:
         """Polls health until SERVING; UnavailableError when ``timeout`` seconds pass."""

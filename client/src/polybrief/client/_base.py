@@ -185,6 +185,7 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
         #: The targets as one string (comma-separated when there are several).
         self.target = ",".join(targets)
         self.timeout = timeout
+        self._fleet = ch.is_fleet(targets)
         self._channel = self._open(grpc_target, credentials, opts)
         self._stub = polybrief_pb2_grpc.PolybriefStub(self._channel)
         self._health_stub = health_pb2_grpc.HealthStub(self._channel)
@@ -326,6 +327,36 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
     detect = Api(_detect)
     capabilities = Api(_capabilities)
     health = Api(_health)
+
+
+class ReplicaWait:
+    """The deadline of one call, and whether it is made again after a failure: on a fleet
+    (``ch.is_fleet``), a call that failed with UNAVAILABLE once the channel's own retries
+    ran out waits for a replica to be ready and is made again, up to
+    ``ch.FLEET_WAIT_ROUNDS`` times within its deadline (see ``_channel``)."""
+
+    def __init__(self, client: BaseClient[Any], timeout: float) -> None:
+        self._fleet = client._fleet
+        self._deadline = time.monotonic() + timeout
+        self._rounds = 0
+
+    def remaining(self) -> float:
+        """Seconds left to the call's deadline (a tiny positive number once it passed, so
+        that gRPC answers DEADLINE_EXCEEDED itself)."""
+        return max(self._deadline - time.monotonic(), 1e-3)
+
+    def wait(self, error: grpc.RpcError) -> float | None:
+        """How long to wait for a ready replica before making the call again after
+        ``error``, or None when the call is not made again: the error is the answer."""
+        if not self._fleet or self._rounds >= ch.FLEET_WAIT_ROUNDS:
+            return None
+        if error.code() != grpc.StatusCode.UNAVAILABLE:
+            return None
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        self._rounds += 1
+        return remaining
 
 
 class ServingWait:

@@ -24,7 +24,13 @@ A fleet of servers: every channel balances calls with gRPC's ``round_robin`` pol
 connects to every address its target resolves to and sends each call to the next
 connected one, so one client spreads its calls over all the replicas (``pick_first``,
 gRPC's default, would send them all to one). A call that fails with UNAVAILABLE is
-retried by the policy above, and the retry goes to the next connected replica: a server
+retried by the policy above, and the retry goes to the next connected replica. When
+those retries run out on a fleet (no replica was ready for 0.7 s: the one left was
+stopped while its replacement's connection was still in gRPC's reconnect backoff, or
+every replica is starting), the client waits for the channel to have a ready replica
+and makes the call again, up to ``FLEET_WAIT_ROUNDS`` times, all within the call's
+deadline; a call on a fleet with no ready replica therefore fails with UNAVAILABLE at
+its deadline, not after 0.7 s (one "host:port" target still fails fast). A server
 that went away (killed, or draining after SIGTERM: it sends GOAWAY and refuses new
 connections) leaves the rotation as soon as its connection breaks, and rejoins it when
 it accepts connections again (gRPC reconnects with backoff). A fleet's channel also
@@ -92,6 +98,9 @@ SERVICE_CONFIG = json.dumps({"methodConfig": METHOD_CONFIG})
 FLEET_SERVICE_CONFIG = json.dumps(
     {"methodConfig": METHOD_CONFIG, "healthCheckConfig": {"serviceName": ""}}
 )
+#: How many times a fleet's call that failed with UNAVAILABLE after the retries above
+#: waits for a ready replica and is made again, within its deadline (``ReplicaWait``).
+FLEET_WAIT_ROUNDS = 3
 #: gRPC retries a call only while its request is buffered, 256 KiB by default: a larger
 #: request (100 000 characters of CJK text is ~300 KB) would otherwise never be retried.
 RETRY_BUFFER_BYTES = 16 * 1024 * 1024

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
-from polybrief.client._base import BaseClient, Call, E, R, ServingWait
+from polybrief.client._base import BaseClient, Call, E, R, ReplicaWait, ServingWait
 from polybrief.client._errors import map_rpc_error
 
 
@@ -21,7 +21,8 @@ class Client(BaseClient[grpc.Channel]):
     a fleet: ``Client(["10.0.0.1:50051", "10.0.0.2:50051"])`` (or
     ``"dns:///name:port"``) opens one channel over all of their addresses and sends each
     call to the next replica that is up and SERVING (round robin); a call that fails with
-    UNAVAILABLE is retried on another (host names in a list are resolved once, here; see
+    UNAVAILABLE is retried on another, and when none is ready the call waits for one
+    within its deadline (host names in a list are resolved once, here; see
     ``_channel``).
 
     ``timeout`` (seconds) is the deadline of every call unless a call passes its own
@@ -56,22 +57,49 @@ class Client(BaseClient[grpc.Channel]):
 
     def _run(self, call: Call[R]) -> R:
         """Makes ``call``, blocking until it ends."""
-        try:
-            reply = call.method(call.request, timeout=call.timeout, metadata=self._metadata)
-        except grpc.RpcError as error:
-            return call.failed(error)
-        return call.read(reply)
+        attempt = ReplicaWait(self, call.timeout)
+        while True:
+            try:
+                reply = call.method(
+                    call.request, timeout=attempt.remaining(), metadata=self._metadata
+                )
+            except grpc.RpcError as error:
+                wait = attempt.wait(error)
+                if wait is not None and self._replica_ready(wait):
+                    continue
+                return call.failed(error)
+            return call.read(reply)
 
     def _stream(self, call: Call[E]) -> Iterator[E]:
-        """Makes the streaming ``call``; yields its events as they come."""
-        responses = call.method(call.request, timeout=call.timeout, metadata=self._metadata)
+        """Makes the streaming ``call``; yields its events as they come. A stream that
+        failed before its first event is made again as a unary call is (``ReplicaWait``)."""
+        attempt = ReplicaWait(self, call.timeout)
+        while True:
+            responses = call.method(
+                call.request, timeout=attempt.remaining(), metadata=self._metadata
+            )
+            started = False
+            try:
+                for message in responses:
+                    started = True
+                    yield call.read(message)
+                return
+            except grpc.RpcError as error:
+                wait = None if started else attempt.wait(error)
+                if wait is None or not self._replica_ready(wait):
+                    raise map_rpc_error(error) from error
+            finally:
+                responses.cancel()  # no-op once the stream has ended
+
+    def _replica_ready(self, timeout: float) -> bool:
+        """Whether the channel has a ready replica within ``timeout`` seconds."""
+        ready = grpc.channel_ready_future(self._channel)
         try:
-            for message in responses:
-                yield call.read(message)
-        except grpc.RpcError as error:
-            raise map_rpc_error(error) from error
-        finally:
-            responses.cancel()  # no-op once the stream has ended
+            ready.result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            ready.cancel()
+            return False
+        return True
 
     def wait_until_serving(self, timeout: float) -> None:
         """Polls health until SERVING; UnavailableError when ``timeout`` seconds pass."""
