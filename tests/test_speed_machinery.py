@@ -539,6 +539,31 @@ def test_the_fill_wait_grows_with_the_models_batch_time() -> None:
     assert backend.sizes == [2]  # "d" came 50 ms late and still shared "c"'s batch
 
 
+def test_batches_longer_than_a_second_keep_their_callers_together() -> None:
+    """Closed-loop callers of a model whose batches take over a second: every batch after
+    the first wave holds all of them. The batcher's memory of the recent concurrency
+    spans two batch times, so it still counts the callers that arrived before the last
+    batch began (a one-second memory set each batch off one short: 3, 4, 4, 4, 1)."""
+    batcher = _batcher(max_batch=64, fill_fraction=0.1, fill_wait_s=0.005, max_wait_s=0.005)
+    backend = SizesBackend(1.2)
+    task = Task("translate", "en", "fr")
+
+    def call(text: str) -> str:
+        return batcher.run(backend, "m", task, [text], CallContext())[0].text
+
+    try:
+        with ThreadPoolExecutor(4) as pool:  # the first wave teaches the batcher: 4 callers
+            list(pool.map(call, "abcd"))
+        backend.sizes.clear()
+        time.sleep(0.05)  # the callers' pause between two waves of work
+        texts = "efghijklmnopqrst"
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(call, texts)) == list(texts)
+    finally:
+        batcher.close()
+    assert backend.sizes == [4, 4, 4, 4]
+
+
 def test_a_one_part_call_runs_on_the_callers_thread() -> None:
     """A call with one part (one text) takes no leg thread: it completes while every leg
     thread is busy, so more concurrent calls than leg threads still reach the batcher."""

@@ -170,8 +170,12 @@ class Batcher:
             return len(self._queue)
 
     def _recent_concurrency(self, now: float) -> int:
-        """The most calls waiting on inference at once during the last second."""
-        while len(self._recent) > 1 and now - self._recent[1][0] > 1.0:
+        """The most calls waiting on inference at once during the last second, or the
+        last two batch times when batches take longer: the callers of a batch arrived
+        before it began, so a one-second memory of batches of 1.5 s forgot the last of
+        them and the next batch set off one short (15 of 16), leaving one behind."""
+        window = max(1.0, 2 * max(self._last_batch_s.values(), default=0.0))
+        while len(self._recent) > 1 and now - self._recent[1][0] > window:
             self._recent.popleft()
         return max((live for _, live in self._recent), default=self._live)
 
