@@ -71,6 +71,7 @@ ENV PATH=/opt/polybrief/bin:$PATH \
     POLYBRIEF_PORT=50051 \
     POLYBRIEF_HEALTH_PORT=50052 \
     POLYBRIEF_METRICS_PORT=9464 \
+    POLYBRIEF_HTTP_PORT=8080 \
     MALLOC_ARENA_MAX=2
 COPY --from=build /opt/polybrief /opt/polybrief
 COPY deploy/polybrief-fetch-models /opt/polybrief/bin/polybrief-fetch-models
@@ -81,7 +82,7 @@ RUN groupadd --system --gid 10001 polybrief \
 # Runs with a read-only root file system: only /tmp (HOME) and, for the model-pull
 # Job, /models are written; mount them (Kubernetes: emptyDir / the models volume).
 USER 10001:10001
-EXPOSE 50051 50052 9464
+EXPOSE 50051 50052 9464 8080
 # On the plaintext health-only port, so that it works with TLS (and mutual TLS) on.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=300s \
   CMD ["polybrief", "health", "--server", "127.0.0.1:50052"]

@@ -226,7 +226,22 @@ def test_probes_grace_and_ports(rendered: dict[str, list[Doc]], overlay: str) ->
         "grpc": serving_port,
         "grpc-health": health_port,
         "metrics": int(env["POLYBRIEF_METRICS_PORT"]),
+        "http": int(env["POLYBRIEF_HTTP_PORT"]),
     }
+    # HTTP/JSON and the editors' page: on the ClusterIP Service, and let in by the policy
+    service = next(
+        d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "polybrief"
+    )
+    assert {"name": "http", "port": ports["http"], "targetPort": "http", "protocol": "TCP"} in (
+        service["spec"]["ports"]
+    )
+    policy = next(
+        d
+        for d in docs
+        if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "polybrief-server"
+    )
+    admitted = {p["port"] for rule in policy["spec"]["ingress"] for p in rule.get("ports", [])}
+    assert {serving_port, ports["http"]} <= admitted
     for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
         probe = container[kind]
         assert set(probe) & {"grpc", "httpGet", "tcpSocket", "exec"} == {"grpc"}, kind
