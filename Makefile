@@ -81,8 +81,10 @@ bench-quality: $(STAMP)
 ## Soak run (minutes, not part of `make test`): mixed load on a real server process,
 ## prints RSS and p99 per interval and their drift; fails on RSS growth or INTERNAL/UNKNOWN.
 SOAK_MINUTES ?= 3
+# e.g. SOAK_ARGS=--lean: the CTranslate2 families on CTranslate2 (no torch in the server)
+SOAK_ARGS ?=
 soak: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 ## Open-ended fuzzing of request validation and the text pipeline (tests run it bounded).
 FUZZ_SECONDS ?= 300

@@ -254,6 +254,25 @@ def start_server(args: argparse.Namespace, catalog: Path, log: Path) -> tuple[An
     return process, f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"
 
 
+def lean_catalog(catalog: Path) -> Path:
+    """A copy of the tiny ``catalog`` with only the entries of CT2_FAMILIES, each on
+    CTranslate2 int8 (converted at first load, in a child process: the server stays lean)."""
+    from polybrief.service.models.catalog import CT2_FAMILIES
+
+    head, *entries = catalog.read_text(encoding="utf-8").split("[[models]]")
+    kept = []
+    for entry in entries:
+        family = re.search(r'^family = "([^"]+)"', entry, re.M)
+        if family and family.group(1) in CT2_FAMILIES:
+            line = family.group(0)
+            kept.append(
+                entry.replace(line, f'{line}\nbackend = "ctranslate2"\ncompute_type = "int8"', 1)
+            )
+    lean = catalog.with_name("catalog-lean.toml")
+    lean.write_text("[[models]]".join([head, *kept]), encoding="utf-8")
+    return lean
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the run (3)")
@@ -268,6 +287,12 @@ def main() -> int:
         "--catalog",
         type=Path,
         help="catalogue to serve (default: tiny models built into a temporary directory)",
+    )
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="serve the tiny models of the families CTranslate2 runs, on CTranslate2 "
+        "(no torch in the server), instead of every tiny model on transformers",
     )
     parser.add_argument("--port", type=int, help="server port (default: a free one)")
     parser.add_argument(
@@ -292,6 +317,8 @@ def main() -> int:
             subprocess.run([polybrief_command(), "models", "make-tiny", f"{tmp}/tiny"],
                            check=True, capture_output=True)  # fmt: skip
             catalog = Path(tmp) / "tiny" / "catalog.toml"
+            if args.lean:
+                catalog = lean_catalog(catalog)
         log = args.server_log or Path(tmp) / "server.log"
         process, address, metrics = start_server(args, catalog, log)
         try:
