@@ -50,9 +50,9 @@ class Settings(BaseSettings):
         64, ge=1, description="Calls admitted at once; one more gets RESOURCE_EXHAUSTED at once."
     )
     max_batch: int = Field(64, ge=1, description="Segments per inference batch.")
-    # A CTranslate2 pass holds ~100 kB per source token at opus-mt's size (attention
-    # caches, fp32). make bench at c64: 2048 peaks under 400 MB; 4096 runs 64 news
-    # sentences in one pass, ~25% more tokens/s for ~150 MB more.
+    # A CTranslate2 pass holds ~60-100 kB per source token at opus-mt's size (attention
+    # caches, fp32). make bench at c64: 2048 peaked at 390 MB; 4096 runs 64 news
+    # sentences in one pass, 4-33% more tokens/s for ~95-160 MB more.
     max_batch_tokens: int = Field(
         2048,
         ge=16,
