@@ -47,9 +47,7 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         attempt = ReplicaWait(self, call.timeout)
         while True:
             try:
-                reply = await call.method(
-                    call.request, timeout=attempt.remaining(), metadata=self._metadata
-                )
+                reply = await self._invoke(call, attempt)
             except grpc.aio.AioRpcError as error:
                 wait = attempt.wait(error)
                 if wait is not None and await self._replica_ready(wait):
@@ -58,13 +56,11 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
             return call.read(reply)
 
     async def _stream(self, call: Call[E]) -> AsyncIterator[E]:
-        """Makes the streaming ``call``; yields its events as they come. A stream that
-        failed before its first event is made again as a unary call is (``ReplicaWait``)."""
+        """``Client._stream`` over asyncio: the events as they come, the stream made again
+        when it failed before the first one."""
         attempt = ReplicaWait(self, call.timeout)
         while True:
-            responses = call.method(
-                call.request, timeout=attempt.remaining(), metadata=self._metadata
-            )
+            responses = self._invoke(call, attempt)
             started = False
             try:
                 async for message in responses:

@@ -200,6 +200,10 @@ class BaseClient(abc.ABC, Generic[ChannelT]):
     ) -> ChannelT:
         """The channel to ``target``: secure with ``credentials``, else insecure."""
 
+    def _invoke(self, call: Call[Any], attempt: ReplicaWait) -> Any:
+        """Starts one attempt of ``call`` within what is left of its deadline."""
+        return call.method(call.request, timeout=attempt.remaining(), metadata=self._metadata)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.target!r}, timeout={self.timeout})"
 

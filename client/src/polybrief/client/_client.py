@@ -60,9 +60,7 @@ class Client(BaseClient[grpc.Channel]):
         attempt = ReplicaWait(self, call.timeout)
         while True:
             try:
-                reply = call.method(
-                    call.request, timeout=attempt.remaining(), metadata=self._metadata
-                )
+                reply = self._invoke(call, attempt)
             except grpc.RpcError as error:
                 wait = attempt.wait(error)
                 if wait is not None and self._replica_ready(wait):
@@ -75,9 +73,7 @@ class Client(BaseClient[grpc.Channel]):
         failed before its first event is made again as a unary call is (``ReplicaWait``)."""
         attempt = ReplicaWait(self, call.timeout)
         while True:
-            responses = call.method(
-                call.request, timeout=attempt.remaining(), metadata=self._metadata
-            )
+            responses = self._invoke(call, attempt)
             started = False
             try:
                 for message in responses:
