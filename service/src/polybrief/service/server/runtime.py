@@ -26,8 +26,8 @@ def configure_runtime(settings: Settings) -> None:
     # progress bars would interleave with the JSON log lines on stderr
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # Intel MKL (CTranslate2's CPU GEMM on Intel) otherwise keeps its own cache of
-    # buffers: without it the benchmark server's c64 peak RSS was 10-20 MB lower at the
-    # same tokens/s (paired runs); read when MKL loads, with the first CTranslate2 model
+    # buffers: with that cache off, the benchmark server's c64 peak RSS was 10-20 MB
+    # lower at the same tokens/s (paired runs); read when MKL loads (first CT2 model)
     os.environ.setdefault("MKL_DISABLE_FAST_MM", "1")
     if settings.malloc_arenas and "MALLOC_ARENA_MAX" not in os.environ:
         _cap_malloc_arenas(settings.malloc_arenas)
