@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polybrief.service.models.bpe_cache import turn_off_bpe_cache
+
 LEAN_DIR = "lean"
 FACTS = "serving.json"
 FORMAT = 1
@@ -188,6 +190,7 @@ class RustTokenizer(LeanTokenizer):
 
         super().__init__(meta, name_or_path)
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        turn_off_bpe_cache(self._tokenizer)
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids)

@@ -23,6 +23,7 @@ from polybrief.service.models.backends import (
     convert_to_ct2,
     ct2_device,
 )
+from polybrief.service.models.bpe_cache import turn_off_bpe_cache
 from polybrief.service.models.catalog import Catalog, ModelSpec
 from polybrief.service.models.families import FamilyAdapter, adapter_for
 from polybrief.service.models.lean import LEAN_DIR, load_tokenizer, read_facts
@@ -249,10 +250,9 @@ class ModelRegistry:
         torch_runtime(self.threads)
         from transformers import AutoConfig, AutoTokenizer
 
-        return (
-            AutoTokenizer.from_pretrained(where, **options),
-            AutoConfig.from_pretrained(where, **options),
-        )
+        tokenizer = AutoTokenizer.from_pretrained(where, **options)
+        turn_off_bpe_cache(tokenizer)
+        return tokenizer, AutoConfig.from_pretrained(where, **options)
 
     def _ctranslate2(
         self, spec: ModelSpec, adapter: FamilyAdapter, options: dict[str, Any], where: str
