@@ -295,4 +295,9 @@ def torch_runtime(threads: int) -> None:
         return
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     torch.set_num_threads(threads)
+    # On CPU torch runs fp32 GELU (BART, mBART, PEGASUS) through oneDNN, which compiles a
+    # kernel for every input shape and keeps up to 1,024 of them: memray traced the soak's
+    # drift to them (~250 kB of JIT code per shape, +17 MB in 300 summaries). ATen's own
+    # kernel keeps nothing; a distilbart-shaped generate ran as fast without oneDNN.
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # (typed as its descriptor)
     torch_runtime.done = True  # type: ignore[attr-defined]

@@ -1,0 +1,72 @@
+"""torch, as polybrief sizes it (``registry.torch_runtime``), keeps no compiled kernel per
+input shape.
+
+On CPU torch runs fp32 GELU (BART, mBART, PEGASUS) through oneDNN, which JIT-compiles a
+kernel for each new shape and caches up to 1,024 of them: every new batch and length of
+a long-lived server added one, the soak's drift with transformers models. Each case runs
+in a fresh process, calls GELU on 320 shapes and measures the process's anonymous
+executable memory (where the JIT code lives) and its RSS; the control (torch as it
+imports) must show the growth, or the case says torch changed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+PROBE = r"""
+import json, sys
+import torch
+
+def jit_mb():
+    total = 0
+    for line in open("/proc/self/maps"):
+        fields = line.split()
+        if "x" in fields[1] and len(fields) < 6:  # executable, no file behind it
+            start, end = (int(v, 16) for v in fields[0].split("-"))
+            total += end - start
+    return total / 2**20
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+x = torch.randn(8 * 40 * 256)
+reference = torch.nn.functional.gelu(x.view(8, 40, 256))  # as torch imports (oneDNN)
+if sys.argv[1] == "polybrief":
+    from polybrief.service.models.registry import torch_runtime
+    torch_runtime(1)
+torch.nn.functional.gelu(x.view(8, 40, 256))
+jit, rss = jit_mb(), rss_mb()
+for batch in range(1, 9):
+    for length in range(1, 41):
+        torch.nn.functional.gelu(x[: batch * length * 256].view(batch, length, 256))
+same = torch.allclose(torch.nn.functional.gelu(x.view(8, 40, 256)), reference, atol=1e-6)
+print(json.dumps({"jit_mb": jit_mb() - jit, "rss_mb": rss_mb() - rss, "same": same}))
+"""
+
+
+def probe(how: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, how], check=False, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_torch_as_polybrief_sizes_it_keeps_no_kernel_per_shape() -> None:
+    control, fixed = probe("control"), probe("polybrief")
+    if control["jit_mb"] < 5:
+        pytest.fail(
+            f"torch no longer JIT-compiles GELU per shape ({control}): the setting "
+            "in registry.torch_runtime may no longer be needed"
+        )
+    assert fixed["jit_mb"] < 1, fixed
+    # RSS also counts glibc keeping the freed outputs (~5 MB here): a relation, not a size
+    assert fixed["rss_mb"] + 5 < control["rss_mb"], (control, fixed)
+    assert fixed["same"], "GELU without oneDNN gave other values than with it"
