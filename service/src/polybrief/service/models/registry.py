@@ -16,6 +16,7 @@ from typing import Any
 
 from polybrief.service.domain import ModelState
 from polybrief.service.errors import ModelLoadFailed, ModelNotFound, ModelNotInstalled
+from polybrief.service.heap import release_free_memory
 from polybrief.service.models.backends import (
     Backend,
     CTranslate2Backend,
@@ -179,6 +180,7 @@ class ModelRegistry:
                     evicted, _ = self._loaded.popitem(last=False)
                     log.info("evicted model %s (max_loaded_models=%d)", evicted, self.max_loaded)
             gc.collect()
+            release_free_memory()
             return loaded
 
     def window(self, spec: ModelSpec) -> int:

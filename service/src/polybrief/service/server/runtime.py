@@ -3,14 +3,10 @@ no progress bars in the logs."""
 
 from __future__ import annotations
 
-import ctypes
-import logging
 import os
 
+from polybrief.service.heap import cap_arenas
 from polybrief.service.settings import Settings
-
-log = logging.getLogger(__name__)
-M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 
 
 def configure_runtime(settings: Settings) -> None:
@@ -30,18 +26,7 @@ def configure_runtime(settings: Settings) -> None:
     # lower at the same tokens/s (paired runs); read when MKL loads (first CT2 model)
     os.environ.setdefault("MKL_DISABLE_FAST_MM", "1")
     if settings.malloc_arenas and "MALLOC_ARENA_MAX" not in os.environ:
-        _cap_malloc_arenas(settings.malloc_arenas)
+        cap_arenas(settings.malloc_arenas)
     # torch (and transformers, which imports it) load at a model's first need, and
     # models.registry.torch_runtime sizes torch's threads then: a server whose models
     # all run on CTranslate2 never imports them (models/lean.py)
-
-
-def _cap_malloc_arenas(arenas: int) -> None:
-    """What MALLOC_ARENA_MAX does, set from inside the process before its pools start
-    threads (an operator's MALLOC_ARENA_MAX wins); nothing where libc is not glibc."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        if libc.mallopt(M_ARENA_MAX, arenas) != 1:
-            log.warning("mallopt(M_ARENA_MAX, %d) was refused", arenas)
-    except (OSError, AttributeError):
-        log.debug("not glibc: malloc arenas left as they are")
