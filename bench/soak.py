@@ -5,9 +5,10 @@ bad inputs (INVALID_ARGUMENT expected), some very short deadlines (DEADLINE_EXCE
 expected) and some calls cancelled by the caller. Every --interval seconds it prints one
 line: elapsed time, calls, outcomes by code, p50/p99 latency of the successful calls of
 that interval, the server's RSS and thread count. At the end it prints the RSS drift (last
-sample minus the first one after --warmup, MB and %) and the p99 drift, and exits 1 when
-the RSS grew more than --rss-threshold percent, any call ended UNKNOWN or INTERNAL, or the
-server died or did not exit 0 on SIGTERM.
+sample minus the first one after --warmup, MB and %), the slope of the RSS net of the
+translation cache in each quarter of the run (a plateau ends near 0 MB/min) and the p99
+drift, and exits 1 when the RSS grew more than --rss-threshold percent, any call ended
+UNKNOWN or INTERNAL, or the server died or did not exit 0 on SIGTERM.
 
     python bench/soak.py [--minutes 3] [--concurrency 8] [--rss-threshold 25]
 """
@@ -24,6 +25,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -343,6 +345,23 @@ def main() -> int:
     return summarize(args, samples, alive, exit_code, server_log)
 
 
+def net_slopes(samples: list[Sample], since: float, parts: int = 4) -> list[float]:
+    """The RSS net of the translation cache, MB per minute, fitted to each of ``parts``
+    equal spans of the run from ``since`` (least squares: one noisy sample moves it little)."""
+    kept = [s for s in samples if s.elapsed >= since]
+    span = (kept[-1].elapsed - since) / parts
+    slopes = []
+    for part in range(parts):
+        inside = [s for s in kept if since + part * span <= s.elapsed <= since + (part + 1) * span]
+        if len(inside) < 3:
+            continue
+        fit = statistics.linear_regression(
+            [s.elapsed / 60 for s in inside], [s.rss_mb - s.cache_mb for s in inside]
+        )
+        slopes.append(fit.slope)
+    return slopes
+
+
 def summarize(
     args: argparse.Namespace, samples: list[Sample], alive: bool, exit_code: int, log: str
 ) -> int:
@@ -365,6 +384,10 @@ def summarize(
           f"({100 * net / baseline.rss_mb:+.1f}%); second half (t={half.elapsed:.0f}s on): "
           f"{last.rss_mb - half.rss_mb:+.1f} MB, {last.rss_mb - last.cache_mb - (half.rss_mb - half.cache_mb):+.1f} MB "
           "net of the cache")  # fmt: skip
+    fitted = net_slopes(samples, baseline.elapsed)
+    quarters = " ".join(f"{slope:+.2f}" for slope in fitted) or "(too few samples to fit)"
+    print(f"  RSS net of the cache, slope by quarter of the run (least squares): {quarters} "
+          "MB/min; a plateau ends near 0")  # fmt: skip
     print(f"p99 drift: {baseline.p99_ms:.0f} ms -> {last.p99_ms:.0f} ms ({p99_pct:+.1f}%); "
           f"threads {baseline.threads} -> {last.threads}")  # fmt: skip
     for what, n in args.unexpected.most_common(10):
