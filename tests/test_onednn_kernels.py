@@ -35,6 +35,7 @@ def rss_mb():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
 
+torch.manual_seed(0)
 x = torch.randn(8 * 40 * 256)
 reference = torch.nn.functional.gelu(x.view(8, 40, 256))  # as torch imports (oneDNN)
 if sys.argv[1] == "polybrief":
@@ -45,7 +46,7 @@ jit, rss = jit_mb(), rss_mb()
 for batch in range(1, 9):
     for length in range(1, 41):
         torch.nn.functional.gelu(x[: batch * length * 256].view(batch, length, 256))
-same = torch.allclose(torch.nn.functional.gelu(x.view(8, 40, 256)), reference, atol=1e-6)
+same = torch.allclose(torch.nn.functional.gelu(x.view(8, 40, 256)), reference, rtol=0, atol=1e-5)
 print(json.dumps({"jit_mb": jit_mb() - jit, "rss_mb": rss_mb() - rss, "same": same}))
 """
 
@@ -69,4 +70,5 @@ def test_torch_as_polybrief_sizes_it_keeps_no_kernel_per_shape() -> None:
     assert fixed["jit_mb"] < 1, fixed
     # RSS also counts glibc keeping the freed outputs (~5 MB here): a relation, not a size
     assert fixed["rss_mb"] + 5 < control["rss_mb"], (control, fixed)
+    # the two kernels round differently: up to 1.2e-6 apart over 20 seeds, a few float32 ulps
     assert fixed["same"], "GELU without oneDNN gave other values than with it"
