@@ -9,12 +9,11 @@ library changed.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fresh_process import run_probe
 
 PROBE = r"""
 import ctypes, json, random, sys, threading
@@ -64,15 +63,7 @@ print(json.dumps({"grown_mb": grown / 2**20, "ids": ids}))
 
 
 def _probe(how: str, where: Path) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, how, str(where)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
-    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
-    return result
+    return run_probe(PROBE, how, str(where))
 
 
 @pytest.fixture(scope="module")

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fresh_process import RSS_MB, run_probe
 from polybrief.service.heap import glibc
 
-PROBE = r"""
+PROBE = (
+    RSS_MB
+    + r"""
 import json, sys
 from polybrief.service import heap
-
-def rss_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
 
 # 60 MB in 4 kB blocks (malloc's, not pymalloc's), every 64th kept: the free space lies
 # between live blocks, where glibc's own trimming of the heap's top cannot reach it
@@ -29,13 +24,11 @@ if sys.argv[1] == "release":
     heap.release_free_memory()
 print(json.dumps({"released_mb": before - rss_mb(), "kept": len(kept)}))
 """
+)
 
 
 def released(how: str) -> float:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, how], check=True, capture_output=True, text=True
-    )
-    return float(json.loads(done.stdout)["released_mb"])
+    return float(run_probe(PROBE, how)["released_mb"])
 
 
 @pytest.mark.skipif(glibc() is None, reason="malloc_trim is glibc's; this libc has none")

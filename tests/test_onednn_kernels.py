@@ -11,13 +11,12 @@ imports) must show the growth, or the case says torch changed.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
+from fresh_process import RSS_MB, run_probe
 
-PROBE = r"""
+PROBE = (
+    RSS_MB
+    + r"""
 import json, sys
 import torch
 
@@ -29,11 +28,6 @@ def jit_mb():
             start, end = (int(v, 16) for v in fields[0].split("-"))
             total += end - start
     return total / 2**20
-
-def rss_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
 
 torch.manual_seed(0)
 x = torch.randn(8 * 40 * 256)
@@ -49,19 +43,11 @@ for batch in range(1, 9):
 same = torch.allclose(torch.nn.functional.gelu(x.view(8, 40, 256)), reference, rtol=0, atol=1e-5)
 print(json.dumps({"jit_mb": jit_mb() - jit, "rss_mb": rss_mb() - rss, "same": same}))
 """
-
-
-def probe(how: str) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, how], check=False, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+)
 
 
 def test_torch_as_polybrief_sizes_it_keeps_no_kernel_per_shape() -> None:
-    control, fixed = probe("control"), probe("polybrief")
+    control, fixed = run_probe(PROBE, "control"), run_probe(PROBE, "polybrief")
     if control["jit_mb"] < 5:
         pytest.fail(
             f"torch no longer JIT-compiles GELU per shape ({control}): the setting "

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 
 log = logging.getLogger(__name__)
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 
 
+@functools.cache
 def glibc() -> ctypes.CDLL | None:
-    """The C library when it is glibc, else None."""
+    """The C library when it is glibc, else None (looked up once)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
